@@ -1,0 +1,255 @@
+"""The parameter solver: reads a handler's signature once, at registration, and turns it into a plan.
+
+A plan says where each argument comes from (path, query, header, cookie, body, the Request/WebSocket
+itself) and which pydantic validator converts it. ``solve`` runs the plan for one request and raises
+``RequestValidationError`` with FastAPI-shaped errors. A handler without parameters has no plan at all.
+"""
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+import inspect
+import json
+import types
+import typing
+import uuid
+from typing import Any, Callable, Union
+
+import orjson
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from .exceptions import RequestValidationError
+
+PATH, QUERY, HEADER, COOKIE, BODY, REQUEST, WEBSOCKET = range(7)
+_SOURCE_NAMES = {PATH: "path", QUERY: "query", HEADER: "header", COOKIE: "cookie", BODY: "body"}
+_EMPTY = inspect.Parameter.empty
+
+_SCALARS = (str, int, float, bool, bytes, uuid.UUID, decimal.Decimal, datetime.datetime, datetime.date,
+            datetime.time, datetime.timedelta)
+
+
+def _is_scalar(annotation: Any) -> bool:
+    """FastAPI's rule: scalars (and Optional/Union/Literal of them) are path/query params, the rest body."""
+    if annotation is _EMPTY or annotation is Any:
+        return True
+    if isinstance(annotation, type):
+        return issubclass(annotation, _SCALARS) or issubclass(annotation, enum.Enum)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_scalar(typing.get_args(annotation)[0])
+    if origin is typing.Literal:
+        return True
+    if origin is Union or (hasattr(types, "UnionType") and origin is types.UnionType):
+        return all(a is type(None) or _is_scalar(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _error(kind: int, key: str, err: dict[str, Any]) -> dict[str, Any]:
+    out = {"type": err["type"], "loc": [_SOURCE_NAMES[kind], key, *err["loc"]], "msg": err["msg"], "input": err["input"]}
+    if "ctx" in err:
+        out["ctx"] = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in err["ctx"].items()}
+    return out
+
+
+def _missing(kind: int, key: str) -> dict[str, Any]:
+    loc = [_SOURCE_NAMES[kind]] if kind == BODY and not key else [_SOURCE_NAMES[kind], key]
+    return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
+
+
+class Param:
+    """One handler argument: where it comes from and how it is validated."""
+
+    __slots__ = ("name", "kind", "key", "default", "required", "validate", "annotation")
+
+    def __init__(self, name: str, kind: int, annotation: Any, default: Any) -> None:
+        self.name = name
+        self.kind = kind
+        self.annotation = annotation
+        self.key = name.replace("_", "-") if kind == HEADER else name
+        self.required = default is _EMPTY
+        self.default = None if default is _EMPTY else default
+        self.validate = _validator(annotation)
+
+
+def _validator(annotation: Any) -> Callable[[Any], Any] | None:
+    """A function converting a raw value (usually a str) to ``annotation``; None when no conversion."""
+    if annotation is _EMPTY or annotation is Any or annotation is str:
+        return None
+    if annotation is int:
+        adapter = TypeAdapter(int)
+        validate = adapter.validate_python
+
+        def to_int(value: Any) -> int:
+            if type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
+                return int(value)
+            return validate(value)
+
+        return to_int
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation.model_validate
+    return TypeAdapter(annotation).validate_python
+
+
+class Plan:
+    """How to call one handler: its parameters by source, and whether a body must be read."""
+
+    __slots__ = ("params", "body_params", "request_names", "websocket_name", "needs_query", "needs_headers",
+                 "needs_cookies", "embed_body")
+
+    def __init__(self) -> None:
+        self.params: list[Param] = []
+        self.body_params: list[Param] = []
+        self.request_names: list[str] = []
+        self.websocket_name: str | None = None
+        self.needs_query = False
+        self.needs_headers = False
+        self.needs_cookies = False
+        self.embed_body = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.params or self.body_params or self.request_names or self.websocket_name)
+
+
+def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except Exception:
+        return getattr(func, "__annotations__", {}) or {}
+
+
+def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocket: bool = False) -> Plan:
+    """Analyse ``func``'s signature once; the result drives ``solve`` for every request."""
+    from .requests import Request
+    from .websocket import WebSocket
+
+    plan = Plan()
+    hints = _resolve_hints(func)
+    params = list(inspect.signature(func).parameters.values())
+    if websocket and not any(hints.get(p.name) is WebSocket for p in params):
+        # The docs' style: the WebSocket is the first positional parameter, whatever its name.
+        for p in params:
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in path_param_names:
+                plan.websocket_name = p.name
+            break
+    for p in params:
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == plan.websocket_name:
+            continue
+        annotation = hints.get(p.name, _EMPTY)
+        if annotation is WebSocket or (isinstance(annotation, type) and issubclass(annotation, WebSocket)):
+            plan.websocket_name = p.name
+            continue
+        if isinstance(annotation, type) and issubclass(annotation, Request):
+            plan.request_names.append(p.name)
+            continue
+        if p.name in path_param_names:
+            plan.params.append(Param(p.name, PATH, annotation, _EMPTY))
+        elif _is_scalar(annotation) or websocket:
+            plan.params.append(Param(p.name, QUERY, annotation, p.default))
+            plan.needs_query = True
+        else:
+            plan.body_params.append(Param(p.name, BODY, annotation, p.default))
+    plan.embed_body = len(plan.body_params) > 1
+    return plan
+
+
+def solve(plan: Plan, request: Any) -> dict[str, Any]:
+    """Arguments for one call of the handler, or RequestValidationError listing every problem."""
+    kwargs: dict[str, Any] = {}
+    errors: list[dict[str, Any]] | None = None
+    path_params = request.path_params
+    query = request.query_params if plan.needs_query else None
+    for p in plan.params:
+        kind = p.kind
+        if kind == PATH:
+            value = path_params[p.key]
+        else:
+            assert query is not None
+            value = query.get(p.key, _EMPTY)
+            if value is _EMPTY:
+                if p.required:
+                    errors = errors or []
+                    errors.append(_missing(kind, p.key))
+                else:
+                    kwargs[p.name] = p.default
+                continue
+        validate = p.validate
+        if validate is None:
+            kwargs[p.name] = value
+            continue
+        try:
+            kwargs[p.name] = validate(value)
+        except ValidationError as exc:
+            errors = errors or []
+            errors.extend(_error(kind, p.key, e) for e in exc.errors(include_url=False))
+    for name in plan.request_names:
+        kwargs[name] = request
+    if plan.body_params:
+        errors = _solve_body(plan, request, kwargs, errors)
+    if errors:
+        raise RequestValidationError(errors, body=getattr(request, "_body", None))
+    return kwargs
+
+
+def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    raw = request._body
+    body: Any = _EMPTY
+    if raw:
+        content_type = request.headers.get("content-type")
+        if not content_type or _is_json_type(content_type):
+            try:
+                body = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                try:
+                    body = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    return [{"type": "json_invalid", "loc": ["body", exc.pos], "msg": "JSON decode error",
+                             "input": {}, "ctx": {"error": exc.msg}}]
+        else:
+            body = raw
+    errors = errors or []
+    if not plan.embed_body:
+        p = plan.body_params[0]
+        if body is _EMPTY:
+            if p.required:
+                errors.append(_missing(BODY, ""))
+            else:
+                kwargs[p.name] = p.default
+        else:
+            _validate_into(p, body, kwargs, errors, ("body",))
+        return errors
+    if body is _EMPTY:
+        body = {}
+    for p in plan.body_params:
+        value = body.get(p.name, _EMPTY) if isinstance(body, dict) else _EMPTY
+        if value is _EMPTY:
+            if p.required:
+                errors.append({"type": "missing", "loc": ["body", p.name], "msg": "Field required", "input": None})
+            else:
+                kwargs[p.name] = p.default
+            continue
+        _validate_into(p, value, kwargs, errors, ("body", p.name))
+    return errors
+
+
+def _validate_into(p: Param, value: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]], loc: tuple[Any, ...]) -> None:
+    if p.validate is None:
+        kwargs[p.name] = value
+        return
+    try:
+        kwargs[p.name] = p.validate(value)
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False):
+            out = {"type": e["type"], "loc": [*loc, *e["loc"]], "msg": e["msg"], "input": e["input"]}
+            if "ctx" in e:
+                out["ctx"] = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in e["ctx"].items()}
+            errors.append(out)
+
+
+def _is_json_type(content_type: str) -> bool:
+    main = content_type.split(";", 1)[0].strip().lower()
+    if not main.startswith("application/"):
+        return False
+    sub = main[12:]
+    return sub == "json" or sub.endswith("+json")

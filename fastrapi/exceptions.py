@@ -1,0 +1,85 @@
+"""Exceptions users raise or catch: HTTPException, WebSocketException, WebSocketDisconnect, validation errors."""
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, Mapping, Sequence
+
+
+class HTTPException(Exception):
+    """Raise in a handler to answer with ``status_code`` and ``{"detail": detail}``."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if detail is None:
+            try:
+                detail = HTTPStatus(status_code).phrase
+            except ValueError:
+                detail = ""
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = headers
+        super().__init__(status_code, detail)
+
+    def __str__(self) -> str:
+        return f"{self.status_code}: {self.detail}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+class WebSocketException(Exception):
+    """Raise in a WebSocket handler to close the connection with ``code`` and ``reason``."""
+
+    def __init__(self, code: int, reason: str | None = None) -> None:
+        self.code = code
+        self.reason = reason or ""
+        super().__init__(code, self.reason)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.reason}"
+
+
+class WebSocketDisconnect(ConnectionError):
+    """The WebSocket is closed: raised by ``receive_*`` (and ``send_*``) once the connection is gone.
+
+    A ``ConnectionError`` so that the seed's ``except ConnectionError`` catches it.
+    """
+
+    def __init__(self, code: int = 1000, reason: str | None = None) -> None:
+        self.code = code
+        self.reason = reason or ""
+        super().__init__(code, self.reason)
+
+    def __str__(self) -> str:
+        return f"WebSocket closed with code {self.code}" + (f": {self.reason}" if self.reason else "")
+
+
+class ValidationException(Exception):
+    """Base of the validation errors; ``errors()`` gives FastAPI-shaped error dicts."""
+
+    def __init__(self, errors: Sequence[Any]) -> None:
+        self._errors = list(errors)
+        super().__init__(self._errors)
+
+    def errors(self) -> list[Any]:
+        return self._errors
+
+
+class RequestValidationError(ValidationException):
+    """Invalid request input: answered with 422 and ``{"detail": errors}``."""
+
+    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
+        super().__init__(errors)
+        self.body = body
+
+
+class WebSocketRequestValidationError(ValidationException):
+    """Invalid WebSocket handshake input (path/query parameters): closes with 1008."""
+
+
+class ResponseValidationError(ValidationException):
+    """A handler returned data that does not match its response model: a server error (500)."""

@@ -1,0 +1,308 @@
+"""Routes and the router: static paths in one dict lookup, templated paths as compiled regexes.
+
+Each route builds its ``handle`` coroutine function once, at registration: a handler with no parameters
+and a plain return runs ``await endpoint()`` plus one ``orjson.dumps`` and nothing else per request.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import re
+import typing
+import uuid
+from typing import Any, Callable, Iterable
+
+import orjson
+from pydantic import BaseModel, TypeAdapter
+
+from .concurrency import run_in_threadpool
+from .dependencies import Plan, build_plan, solve
+from .exceptions import ResponseValidationError
+from .responses import Response
+
+_PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
+
+# Starlette's path convertors: name -> (regex, convert)
+CONVERTORS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "str": ("[^/]+", str),
+    "path": (".*", str),
+    "int": ("[0-9]+", int),
+    "float": (r"[0-9]+(?:\.[0-9]+)?", float),
+    "uuid": ("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", uuid.UUID),
+}
+
+
+def compile_path(path: str) -> tuple[re.Pattern[str] | None, dict[str, Callable[[str], Any]]]:
+    """``/items/{id:int}`` -> (regex, {"id": int}); a path with no parameters gives (None, {})."""
+    if "{" not in path:
+        return None, {}
+    pattern = "^"
+    convertors: dict[str, Callable[[str], Any]] = {}
+    idx = 0
+    for m in _PARAM_RE.finditer(path):
+        name, conv = m.group(1), m.group(2) or "str"
+        if conv not in CONVERTORS:
+            raise ValueError(f"unknown path convertor {conv!r} in {path!r}")
+        if name in convertors:
+            raise ValueError(f"duplicated path parameter {name!r} in {path!r}")
+        regex, convert = CONVERTORS[conv]
+        pattern += re.escape(path[idx : m.start()]) + f"(?P<{name}>{regex})"
+        convertors[name] = convert
+        idx = m.end()
+    pattern += re.escape(path[idx:]) + "$"
+    return re.compile(pattern), convertors
+
+
+def _json_default(obj: Any) -> Any:
+    from .encoders import jsonable_encoder
+
+    return jsonable_encoder(obj)
+
+
+def _response_adapter(endpoint: Callable[..., Any], response_model: Any) -> TypeAdapter[Any] | None:
+    """The validator of the handler's response model (explicit, or its return annotation)."""
+    if response_model is None:
+        try:
+            response_model = typing.get_type_hints(endpoint).get("return")
+        except Exception:
+            response_model = getattr(endpoint, "__annotations__", {}).get("return")
+    if response_model is None or response_model is type(None) or response_model is Any:
+        return None
+    if isinstance(response_model, type) and issubclass(response_model, Response):
+        return None
+    try:
+        return TypeAdapter(response_model)
+    except Exception:
+        return None
+
+
+class BaseRoute:
+    path: str
+    name: str
+
+
+class APIRoute(BaseRoute):
+    """An HTTP route: path, methods, the endpoint, and its precomputed ``handle(request)``."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Iterable[str],
+        *,
+        status_code: int | None = None,
+        response_model: Any = None,
+        response_class: type[Response] | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.methods = [m.upper() for m in methods]
+        if "GET" in self.methods and "HEAD" not in self.methods:
+            self.methods.append("HEAD")
+        self.name = name or getattr(endpoint, "__name__", "route")
+        self.status_code = status_code or 200
+        self.response_class = response_class
+        self.regex, self.convertors = compile_path(path)
+        self.plan: Plan = build_plan(endpoint, set(self.convertors))
+        self.response_adapter = _response_adapter(endpoint, response_model)
+        self.handle = self._build_handle()
+
+    def _build_handle(self) -> Callable[[Any], Any]:
+        endpoint = self.endpoint
+        plan = self.plan
+        is_async = inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
+            getattr(endpoint, "__call__", None)
+        )
+        serialize = self._build_serializer()
+        if plan.empty:
+            if is_async:
+                async def handle(request: Any) -> Any:
+                    return serialize(await endpoint())
+            else:
+                async def handle(request: Any) -> Any:
+                    return serialize(await run_in_threadpool(endpoint))
+        elif is_async:
+            async def handle(request: Any) -> Any:
+                return serialize(await endpoint(**solve(plan, request)))
+        else:
+            async def handle(request: Any) -> Any:
+                kwargs = solve(plan, request)
+                return serialize(await run_in_threadpool(functools.partial(endpoint, **kwargs)))
+        return handle
+
+    def _build_serializer(self) -> Callable[[Any], Any]:
+        """Result -> Response, or bytes of JSON sent with ``status_code`` (the fast path)."""
+        adapter = self.response_adapter
+        response_class = self.response_class
+        status_code = self.status_code
+        dumps = orjson.dumps
+
+        def finish(body: bytes) -> Any:
+            if response_class is None and status_code == 200:
+                return body
+            return _prebuilt(response_class, body, status_code)
+
+        if adapter is None:
+            if response_class is None and status_code == 200:
+                def serialize(result: Any) -> Any:
+                    if isinstance(result, Response):
+                        return result
+                    if isinstance(result, BaseModel):
+                        return result.__pydantic_serializer__.to_json(result)
+                    return dumps(result, default=_json_default)
+            else:
+                def serialize(result: Any) -> Any:
+                    if isinstance(result, Response):
+                        return result
+                    if response_class is not None and not _is_json_class(response_class):
+                        return response_class(result, status_code=status_code)
+                    if isinstance(result, BaseModel):
+                        return finish(result.__pydantic_serializer__.to_json(result))
+                    return finish(dumps(result, default=_json_default))
+            return serialize
+
+        validate = adapter.validate_python
+        dump_json = adapter.dump_json
+
+        def serialize(result: Any) -> Any:
+            if isinstance(result, Response):
+                return result
+            try:
+                value = validate(result, from_attributes=True)
+            except Exception as exc:
+                errors = exc.errors(include_url=False) if hasattr(exc, "errors") else [{"msg": str(exc)}]
+                raise ResponseValidationError(
+                    [{**e, "loc": ["response", *e.get("loc", ())]} for e in errors]
+                ) from None
+            if response_class is not None and not _is_json_class(response_class):
+                return response_class(value, status_code=status_code)
+            return finish(dump_json(value))
+
+        return serialize
+
+    def matches(self, path: str) -> dict[str, Any] | None:
+        if self.regex is None:
+            return {} if path == self.path else None
+        m = self.regex.match(path)
+        if m is None:
+            return None
+        params = m.groupdict()
+        for key, convert in self.convertors.items():
+            if convert is not str:
+                params[key] = convert(params[key])
+        return params
+
+    def __repr__(self) -> str:
+        return f"APIRoute(path={self.path!r}, methods={self.methods!r}, name={self.name!r})"
+
+
+def _is_json_class(cls: type) -> bool:
+    from .responses import JSONResponse
+
+    return issubclass(cls, JSONResponse)
+
+
+def _prebuilt(cls: type[Response] | None, body: bytes, status_code: int) -> Response:
+    """A JSON response around an already-encoded body."""
+    from .responses import JSONResponse
+
+    resp = Response.__new__(cls or JSONResponse)
+    resp.status_code = status_code
+    resp.body = body
+    resp.background = None
+    resp.raw_headers = [(b"content-type", b"application/json")]
+    return resp
+
+
+class WebSocketRoute(BaseRoute):
+    """A WebSocket route: the handler and its parameter plan (the WebSocket and path/query params)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], name: str | None = None) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            raise TypeError(f"WebSocket handler {endpoint!r} must be an async function")
+        self.path = path
+        self.endpoint = endpoint
+        self.name = name or getattr(endpoint, "__name__", "websocket")
+        self.regex, self.convertors = compile_path(path)
+        self.plan = build_plan(endpoint, set(self.convertors), websocket=True)
+
+    matches = APIRoute.matches
+
+    def __repr__(self) -> str:
+        return f"WebSocketRoute(path={self.path!r}, name={self.name!r})"
+
+
+class Router:
+    """Finds the route for a method and path: one dict lookup for static paths, regexes otherwise."""
+
+    def __init__(self) -> None:
+        self.routes: list[BaseRoute] = []
+        self._static: dict[str, dict[str, APIRoute]] = {}
+        self._dynamic: list[APIRoute] = []
+        self._ws_static: dict[str, WebSocketRoute] = {}
+        self._ws_dynamic: list[WebSocketRoute] = []
+
+    def add_route(self, route: BaseRoute) -> None:
+        self.routes.append(route)
+        if isinstance(route, WebSocketRoute):
+            if route.regex is None:
+                self._ws_static.setdefault(route.path, route)
+            else:
+                self._ws_dynamic.append(route)
+            return
+        assert isinstance(route, APIRoute)
+        if route.regex is None:
+            by_method = self._static.setdefault(route.path, {})
+            for m in route.methods:
+                by_method.setdefault(m, route)
+        else:
+            self._dynamic.append(route)
+
+    def match(self, method: str, path: str) -> tuple[APIRoute | None, dict[str, Any] | None, list[str] | None]:
+        """(route, path_params, None) on a match; (None, None, allowed) for 405; (None, None, None) for 404."""
+        by_method = self._static.get(path)
+        if by_method is not None:
+            route = by_method.get(method)
+            if route is not None:
+                return route, {}, None
+            allowed: list[str] = list(by_method)
+        else:
+            allowed = []
+        for route in self._dynamic:
+            params = route.matches(path)
+            if params is None:
+                continue
+            if method in route.methods:
+                return route, params, None
+            allowed.extend(m for m in route.methods if m not in allowed)
+        return None, None, (allowed or None)
+
+    def match_websocket(self, path: str) -> tuple[WebSocketRoute | None, dict[str, Any]]:
+        route = self._ws_static.get(path)
+        if route is not None:
+            return route, {}
+        for route in self._ws_dynamic:
+            params = route.matches(path)
+            if params is not None:
+                return route, params
+        return None, {}
+
+    def url_path_for(self, name: str, **params: Any) -> str:
+        for route in self.routes:
+            if route.name == name:
+                path = route.path
+                for m in _PARAM_RE.finditer(route.path):
+                    if m.group(1) not in params:
+                        break
+                    path = path.replace(m.group(0), str(params[m.group(1)]))
+                else:
+                    return path
+        raise LookupError(f"No route exactly matches {name!r} with parameters {sorted(params)}")
+
+
+def is_async_callable(obj: Any) -> bool:
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    return asyncio.iscoroutinefunction(obj) or asyncio.iscoroutinefunction(getattr(obj, "__call__", None))

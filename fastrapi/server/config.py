@@ -1,0 +1,45 @@
+"""Server settings: limits and timeouts, one place, with the defaults documented."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass
+class ServerConfig:
+    """Options of ``app.serve(...)`` / ``Server(...)`` beyond host and port."""
+
+    #: bytes of request line + headers before 431 (414 for the URL alone)
+    max_header_size: int = 32 * 1024
+    #: bytes of request body before 413
+    max_body_size: int = 64 * 1024 * 1024
+    #: seconds an idle keep-alive connection is kept open
+    keep_alive_timeout: float = 5.0
+    #: seconds in-flight requests get to finish on shutdown before connections are dropped
+    graceful_timeout: float = 10.0
+    #: listen backlog
+    backlog: int = 2048
+    #: largest WebSocket message in bytes (after decompression) before closing with 1009
+    ws_max_size: int = 16 * 1024 * 1024
+    #: messages buffered for a handler that doesn't read before the socket stops being read
+    ws_max_queue: int = 32
+    #: seconds between keepalive pings (None or 0: no pings)
+    ws_ping_interval: float | None = 20.0
+    #: seconds to wait for the pong before dropping the peer (None: never drop)
+    ws_ping_timeout: float | None = 20.0
+    #: seconds to wait for the peer's close frame after ours before dropping TCP
+    ws_close_timeout: float = 5.0
+    #: negotiate permessage-deflate (RFC 7692) when the client offers it
+    ws_per_message_deflate: bool = True
+    #: write buffer high-water mark (bytes) above which sends wait
+    write_buffer_high: int = 256 * 1024
+    #: log level of the startup/shutdown lines when serve() configures logging
+    log_level: str = "info"
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> "ServerConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(options) - known
+        if unknown:
+            raise TypeError(f"unknown server option(s): {', '.join(sorted(unknown))}")
+        return cls(**options)

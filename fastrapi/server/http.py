@@ -1,0 +1,428 @@
+"""HTTP/1.1 over one connection: httptools parses, this protocol dispatches and writes responses.
+
+One ``HttpProtocol`` per TCP connection. httptools (C) calls back per URL piece, header and body chunk; at the
+end of a request the router picks the route and the route's prebuilt ``handle`` runs as a task (started
+eagerly where Python supports it, so a handler that never suspends answers within ``data_received``).
+Responses go out in request order (pipelining); an ``Upgrade: websocket`` request hands the transport over to
+``WebSocketProtocol``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections import deque
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import httptools
+import orjson
+
+from ..requests import Request
+from ..responses import Response
+from ..ws.handshake import HandshakeError, validate_upgrade
+from .websocket import WebSocketProtocol
+
+if TYPE_CHECKING:
+    from .server import Server
+
+logger = logging.getLogger("fastrapi.error")
+
+_STATUS_LINES: dict[int, bytes] = {
+    s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus
+}
+_JSON_200 = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+_METHODS = {m: m.decode() for m in (b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"HEAD", b"OPTIONS")}
+_CLOSE = b"connection: close\r\n"
+_KEEP_ALIVE = b"connection: keep-alive\r\n"
+_NO_BODY_STATUS = frozenset((204, 304))
+
+if sys.version_info >= (3, 12):
+    def _start_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[Any]:
+        """Run the coroutine right away until it first suspends (an eager task, with current_task set)."""
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+else:
+    def _start_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[Any]:
+        return loop.create_task(coro)
+
+
+def status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = f"HTTP/1.1 {status} \r\n".encode("latin-1")
+    return line
+
+
+def simple_response(
+    status: int,
+    body: bytes | str = b"",
+    date_server: bytes = b"",
+    *,
+    close: bool = False,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes = b"text/plain; charset=utf-8",
+) -> bytes:
+    """A complete small response (errors, 403 for a refused WebSocket...) as bytes."""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    parts = [status_line(status)]
+    if body:
+        parts += [b"content-type: ", content_type, b"\r\n"]
+    for name, value in headers or ():
+        parts += [name, b": ", value, b"\r\n"]
+    parts += [b"content-length: ", str(len(body)).encode(), b"\r\n", date_server]
+    if close:
+        parts.append(_CLOSE)
+    parts += [b"\r\n", body]
+    return b"".join(parts)
+
+
+class _Reject(Exception):
+    """Raised from a parser callback to answer an error status and close the connection."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+
+
+class HttpProtocol(asyncio.Protocol):
+    """HTTP/1.1 server protocol for one connection."""
+
+    __slots__ = (
+        "server", "loop", "router", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
+        "_body_size", "_expect_100", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
+        "_last_active", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
+        "_task", "_draining",
+    )
+
+    def __init__(self, server: "Server") -> None:
+        self.server = server
+        self.loop = server.loop
+        self.router = server.router
+        self.app = server.app
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: Any = None
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._hsize = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._expect_100 = False
+        self._busy = False
+        self._pipeline: deque[Request] = deque()
+        self._upgrade: Request | None = None
+        self._closing = False
+        self._idle_handle: asyncio.TimerHandle | None = None
+        self._last_active = 0.0
+        self._max_header = server.config.max_header_size
+        self._max_body = server.config.max_body_size
+        self._read_paused = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._draining = False
+
+    # ------------------------------------------------------------------ connection
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.server.connections.add(self)
+        self._last_active = self.loop.time()
+        self._idle_handle = self.loop.call_later(self.server.config.keep_alive_timeout, self._idle_check)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self._closing = True
+        self._pipeline.clear()
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+        w = self._drain_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        w = self._drain_waiter
+        if w is not None:
+            self._drain_waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    def _idle_check(self) -> None:
+        """Close a keep-alive connection idle for longer than keep_alive_timeout (one timer per period)."""
+        self._idle_handle = None
+        if self.transport.is_closing():
+            return
+        timeout = self.server.config.keep_alive_timeout
+        if self._busy or self._upgrade is not None:
+            self._idle_handle = self.loop.call_later(timeout, self._idle_check)
+            return
+        idle = self.loop.time() - self._last_active
+        if idle >= timeout - 0.001:
+            self.transport.close()
+        else:
+            self._idle_handle = self.loop.call_later(timeout - idle, self._idle_check)
+
+    def shutdown(self) -> None:
+        """Graceful shutdown: close now if idle, else after the in-flight (and queued) responses."""
+        self._closing = True
+        if not self._busy and not self._pipeline:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        self._last_active = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as exc:
+            self._on_upgrade(data[exc.args[0]:] if exc.args else b"")
+        except _Reject as exc:
+            self._error(exc.status, exc.message)
+        except httptools.HttpParserError as exc:
+            self._error(400, f"Invalid HTTP request received: {exc}")
+
+    def _error(self, status: int, message: str) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(simple_response(status, message, self.server.date_server, close=True))
+            self.transport.close()
+
+    # ------------------------------------------------------------------ httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._hsize = 0
+        self._body = []
+        self._body_size = 0
+        self._expect_100 = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._max_header:
+            raise _Reject(414, "Request-URI Too Long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._hsize += len(name) + len(value) + 4
+        if self._hsize > self._max_header:
+            raise _Reject(431, "Request Header Fields Too Large")
+        name = name.lower()
+        self._headers.append((name, value))
+        if name == b"content-length":
+            try:
+                size = int(value)
+            except ValueError:
+                raise _Reject(400, "Invalid Content-Length header") from None
+            if size > self._max_body:
+                raise _Reject(413, "Request Entity Too Large")
+        elif name == b"expect" and value.lower() == b"100-continue":
+            self._expect_100 = True
+
+    def on_headers_complete(self) -> None:
+        if self._expect_100 and not self.parser.should_upgrade():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self._max_body:
+            raise _Reject(413, "Request Entity Too Large")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        url = self._url
+        q = url.find(b"?")
+        if q >= 0:
+            raw_path, query = url[:q], url[q + 1 :]
+        else:
+            raw_path, query = url, b""
+        h = raw_path.find(b"#")
+        if h >= 0:
+            raw_path = raw_path[:h]
+        path = raw_path.decode("latin-1")
+        if "%" in path:
+            path = unquote(path, encoding="utf-8", errors="replace")
+        if not path.startswith("/"):
+            if path == "*" or "://" in path:
+                # absolute-form / asterisk-form request targets
+                path = "/" + path.split("://", 1)[-1].partition("/")[2] if "://" in path else path
+        method_b = parser.get_method()
+        method = _METHODS.get(method_b) or method_b.decode("latin-1")
+        body = self._body
+        request = Request(
+            method,
+            path,
+            raw_path,
+            query,
+            self._headers,
+            body[0] if len(body) == 1 else b"".join(body),
+            self.transport,
+            self.app,
+            parser.get_http_version(),
+        )
+        request.scope["keep_alive"] = parser.should_keep_alive()
+        if parser.should_upgrade():
+            self._upgrade = request
+            return
+        if self._busy:
+            self._pipeline.append(request)
+            if len(self._pipeline) > 32 and not self._read_paused:
+                self._read_paused = True
+                self.transport.pause_reading()
+            return
+        self._dispatch(request)
+
+    # ------------------------------------------------------------------ dispatch
+    def _dispatch(self, request: Request) -> None:
+        route, params, allowed = self.router.match(request.method, request.path)
+        if route is None:
+            if allowed is not None:
+                self._send_now(request, self.app.error_response(405, allowed))
+            else:
+                self._send_now(request, self.app.error_response(404, None))
+            return
+        request.path_params = params  # type: ignore[assignment]
+        self._busy = True
+        self._task = _start_task(self.loop, self._run(route, request))
+
+    def _send_now(self, request: Request, response: Response) -> None:
+        self._write_response(request, response)
+        self._after_response(request)
+
+    async def _run(self, route: Any, request: Request) -> None:
+        try:
+            response = await route.handle(request)
+        except Exception as exc:  # HTTPException, validation errors, handler bugs
+            response = await self.app.handle_exception(request, exc)
+        if self.transport.is_closing():
+            self._busy = False
+            return
+        self._write_response(request, response)
+        if self._write_paused:
+            await self._drain()
+        if type(response) is not bytes and response.background is not None:
+            try:
+                await response.background()
+            except Exception:
+                logger.exception("Exception in background task of %s %s", request.method, request.path)
+        self._busy = False
+        self._after_response(request)
+
+    async def _drain(self) -> None:
+        while self._write_paused and not self.transport.is_closing():
+            w = self._drain_waiter
+            if w is None or w.done():
+                w = self._drain_waiter = self.loop.create_future()
+            await w
+
+    def _after_response(self, request: Request) -> None:
+        if not request.scope["keep_alive"] or self._closing:
+            self._pipeline.clear()
+            self.transport.close()
+            return
+        self._last_active = self.loop.time()
+        pipeline = self._pipeline
+        if pipeline and not self._draining:
+            # A handler that finishes eagerly calls back in here: the outermost call drains the queue.
+            self._draining = True
+            try:
+                while pipeline and not self._busy:
+                    self._dispatch(pipeline.popleft())
+            finally:
+                self._draining = False
+        if self._read_paused and len(pipeline) < 8:
+            self._read_paused = False
+            self.transport.resume_reading()
+        if self._upgrade is not None and not self._busy and not pipeline:
+            self._on_upgrade(b"")
+
+    def _write_response(self, request: Request, response: Any) -> None:
+        keep_alive = request.scope["keep_alive"] and not self._closing
+        head = request.method == "HEAD"
+        if type(response) is bytes:
+            parts = [_JSON_200, str(len(response)).encode(), b"\r\n", self.server.date_server]
+            if not keep_alive:
+                parts.append(_CLOSE)
+            elif request.http_version == "1.0":
+                parts.append(_KEEP_ALIVE)
+            parts.append(b"\r\n")
+            if not head:
+                parts.append(response)
+            self.transport.write(b"".join(parts))
+            return
+        status = response.status_code
+        body = response.body
+        parts = [status_line(status)]
+        for name, value in response.raw_headers:
+            parts += [name, b": ", value, b"\r\n"]
+        if status not in _NO_BODY_STATUS and status >= 200:
+            parts += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
+        else:
+            body = b""
+        parts.append(self.server.date_server)
+        if not keep_alive:
+            parts.append(_CLOSE)
+        elif request.http_version == "1.0":
+            parts.append(_KEEP_ALIVE)
+        parts.append(b"\r\n")
+        if not head and body:
+            if len(body) > 65536:
+                self.transport.write(b"".join(parts))
+                self.transport.write(body)
+                return
+            parts.append(body)
+        self.transport.write(b"".join(parts))
+
+    # ------------------------------------------------------------------ WebSocket upgrade
+    def _on_upgrade(self, rest: bytes) -> None:
+        request = self._upgrade
+        if request is None:
+            return
+        if self._busy or self._pipeline:
+            # Earlier pipelined requests are still being answered: upgrade once they are done.
+            if rest:
+                self._error(400, "Data after an Upgrade request that cannot be processed yet")
+            return
+        self._upgrade = None
+        if not any(n == b"upgrade" and b"websocket" in v.lower() for n, v in request.raw_headers):
+            # Another protocol (h2c...) asked for: answer as plain HTTP and close, since the parser stopped.
+            request.scope["keep_alive"] = False
+            self._dispatch(request)
+            return
+        server = self.server
+        try:
+            key = validate_upgrade(request.method.encode(), request.http_version, request.raw_headers)
+        except HandshakeError as exc:
+            self.transport.write(
+                simple_response(exc.status, exc.message, server.date_server, close=True, headers=exc.headers)
+            )
+            self.transport.close()
+            return
+        route, params = self.router.match_websocket(request.path)
+        if route is None:
+            self.transport.write(simple_response(404, "Not Found", server.date_server, close=True))
+            self.transport.close()
+            return
+        if self._idle_handle is not None:
+            self._idle_handle.cancel()
+            self._idle_handle = None
+        conn = WebSocketProtocol(server, self.transport, key, request.raw_headers)
+        server.connections.discard(self)
+        server.connections.add(conn)
+        self.transport.set_protocol(conn)
+        if rest:
+            conn.data_received(rest)
+        conn.task = self.loop.create_task(
+            self.app.run_websocket(route, conn, request.path, request.query_string, params)
+        )
+
+
+def json_error(status: int, detail: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
+    """FastAPI's error body ``{"detail": ...}`` as a response."""
+    resp = Response.__new__(Response)
+    resp.status_code = status
+    resp.body = orjson.dumps({"detail": detail})
+    resp.background = None
+    resp.raw_headers = [(b"content-type", b"application/json"), *(headers or ())]
+    return resp

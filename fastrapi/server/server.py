@@ -1,0 +1,215 @@
+"""The server process: event loop, listening socket, date header tick, signals and graceful shutdown."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+import time
+from email.utils import formatdate
+from typing import Any
+
+from .config import ServerConfig
+from .http import HttpProtocol
+from .websocket import WebSocketProtocol
+
+logger = logging.getLogger("fastrapi")
+
+try:  # uvloop where it exists (not on Windows): the loop the hot paths were measured on
+    import uvloop
+
+    def new_event_loop() -> asyncio.AbstractEventLoop:
+        return uvloop.new_event_loop()
+except ImportError:  # pragma: no cover
+    def new_event_loop() -> asyncio.AbstractEventLoop:
+        return asyncio.new_event_loop()
+
+
+class Server:
+    """Serves one FastrAPI app on ``host:port``: ``run_forever()`` in the main thread, or a thread for tests."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.config = ServerConfig.from_options(options)
+        self.router = app.router
+        self.connections: set[Any] = set()
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self.date_server = b""
+        self._server: asyncio.AbstractServer | None = None
+        self._shutdown: asyncio.Future[None] | None = None
+        self._started = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._date_handle: asyncio.TimerHandle | None = None
+        self._force = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._display_host()}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self._display_host()}:{self.port}"
+
+    def _display_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    # ------------------------------------------------------------------ entry points
+    def run_forever(self) -> None:
+        """``app.serve``: configure logging if the app did not, serve until a signal, exit 1 on bind errors."""
+        _configure_logging(self.config.log_level)
+        try:
+            self.run()
+        except OSError as exc:
+            sys.stderr.write(f"ERROR: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}\n")
+            sys.stderr.flush()
+            raise SystemExit(1) from None
+        except KeyboardInterrupt:
+            pass
+
+    def run(self) -> None:
+        """Serve on a new event loop in this thread until ``stop()`` or a signal."""
+        loop = new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self.serve())
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                asyncio.set_event_loop(None)
+                loop.close()
+
+    def start_in_thread(self, timeout: float = 10.0) -> "Server":
+        """Serve from a daemon thread; returns once listening (raises the bind error if any)."""
+        self._thread = threading.Thread(target=self._thread_main, name=f"fastrapi-server-{id(self):x}", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise TimeoutError("server did not start in time")
+        if self._startup_error is not None:
+            raise self._startup_error
+        return self
+
+    def _thread_main(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # reported to start_in_thread
+            if not self._started.is_set():
+                self._startup_error = exc
+                self._started.set()
+            else:
+                logger.exception("server thread crashed")
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Graceful shutdown from any thread; waits for the serving thread to end."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._request_shutdown)
+            except RuntimeError:
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout if timeout is not None else self.config.graceful_timeout + 5)
+
+    # ------------------------------------------------------------------ serving
+    async def serve(self) -> None:
+        loop = self.loop = asyncio.get_running_loop()
+        self._shutdown = loop.create_future()
+        self._tick_date()
+        try:
+            self._server = await loop.create_server(
+                lambda: HttpProtocol(self),
+                self.host,
+                self.port,
+                backlog=self.config.backlog,
+                reuse_address=True,
+            )
+        except BaseException as exc:
+            self._startup_error = exc
+            self._started.set()
+            raise
+        sockets = self._server.sockets or ()
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        in_main = threading.current_thread() is threading.main_thread()
+        if in_main:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, self._on_signal)
+                except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+                    signal.signal(sig, lambda *_: loop.call_soon_threadsafe(self._on_signal))
+        logger.info("FastrAPI running on %s (Press CTRL+C to quit)", self.url)
+        self._started.set()
+        try:
+            await self._shutdown
+            await self._graceful_shutdown()
+        finally:
+            if in_main:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    try:
+                        loop.remove_signal_handler(sig)
+                    except (NotImplementedError, RuntimeError):  # pragma: no cover
+                        pass
+            if self._date_handle is not None:
+                self._date_handle.cancel()
+
+    def _tick_date(self) -> None:
+        """Refresh the cached ``date``/``server`` header lines once a second."""
+        now = time.time()
+        self.date_server = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\nserver: fastrapi\r\n"
+        self._date_handle = self.loop.call_later(1.0 - (now % 1.0) + 0.001, self._tick_date)
+
+    def _on_signal(self) -> None:
+        if self._shutdown is not None and self._shutdown.done():
+            self._force = True  # a second Ctrl-C: drop everything now
+            for conn in list(self.connections):
+                conn.transport.abort()
+            return
+        logger.info("Shutting down")
+        self._request_shutdown()
+
+    def _request_shutdown(self) -> None:
+        if self._shutdown is not None and not self._shutdown.done():
+            self._shutdown.set_result(None)
+
+    async def _graceful_shutdown(self) -> None:
+        """Stop accepting, let in-flight requests finish, close WebSockets with 1001, then drop leftovers."""
+        assert self._server is not None
+        self._server.close()
+        for conn in list(self.connections):
+            if isinstance(conn, WebSocketProtocol):
+                conn.server_shutdown()
+            else:
+                conn.shutdown()
+        deadline = self.loop.time() + self.config.graceful_timeout
+        while self.connections and self.loop.time() < deadline and not self._force:
+            await asyncio.sleep(0.02)
+        for conn in list(self.connections):
+            conn.transport.abort()
+        # Let handler tasks observe the disconnects and end; cancel the stragglers.
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=min(1.0, self.config.graceful_timeout))
+            for t in pending:
+                t.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        await asyncio.sleep(0)
+
+
+def _configure_logging(level: str) -> None:
+    """Give FastrAPI's loggers a stderr handler when the application configured none."""
+    root = logging.getLogger()
+    for name in ("fastrapi", "fastrapi.error"):
+        lg = logging.getLogger(name)
+        if lg.handlers or root.handlers:
+            continue
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        lg.addHandler(handler)
+        lg.setLevel(level.upper())
+        lg.propagate = False

@@ -1,0 +1,532 @@
+"""One WebSocket connection after the upgrade: frame parsing, message assembly, close handshake, I/O.
+
+``WebSocketProtocol`` replaces the HTTP protocol on the transport once a request asks to upgrade. It parses
+frames straight out of the received bytes in ``data_received``, queues complete messages in a deque and
+wakes the one waiting ``receive()`` through a single future. Client state is updated right here, so it is
+current even when the handler is not inside a receive. The user-facing API is ``fastrapi.websocket.WebSocket``.
+"""
+from __future__ import annotations
+
+import asyncio
+import codecs
+import logging
+import os
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..exceptions import WebSocketDisconnect
+from ..ws.deflate import MIN_COMPRESS_SIZE, PerMessageDeflate
+from ..ws.frames import (
+    BINARY_HEADERS,
+    FIN,
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONTINUATION,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    RSV1,
+    TEXT_HEADERS,
+    ProtocolError,
+    check_close_code,
+    close_payload,
+    frame_header,
+    parse_close,
+    unmask,
+    unpack_len16,
+    unpack_len64,
+)
+from ..ws.handshake import response_101
+
+if TYPE_CHECKING:
+    from .server import Server
+
+logger = logging.getLogger("fastrapi.error")
+
+CONNECTING = 0
+CONNECTED = 1
+DISCONNECTED = 3
+
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
+_PONG = FIN | OP_PONG
+_PING = FIN | OP_PING
+_CLOSE = FIN | OP_CLOSE
+
+
+class WebSocketProtocol(asyncio.Protocol):
+    """Server side of one WebSocket connection (RFC 6455), owned by the transport after the upgrade."""
+
+    __slots__ = (
+        "server", "loop", "transport", "key", "request_headers",
+        "client_state", "application_state", "close_code", "close_reason",
+        "_buf", "_messages", "_waiter", "_max_size", "_max_queue", "_low_queue",
+        "_read_paused", "_write_paused", "_drain_waiter", "_deflate", "_extension",
+        "_frag_op", "_frag_parts", "_frag_size", "_frag_decoder", "_frag_compressed",
+        "_input_closed", "_close_sent", "_close_waiter", "_timer", "_ping_payload",
+        "_lost", "task",
+    )
+
+    def __init__(self, server: "Server", transport: Any, key: bytes, request_headers: list[tuple[bytes, bytes]]) -> None:
+        cfg = server.config
+        self.server = server
+        self.loop = server.loop
+        self.transport = transport
+        self.key = key
+        self.request_headers = request_headers
+        self.client_state = CONNECTING
+        self.application_state = CONNECTING
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._buf = bytearray()
+        self._messages: deque[str | bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._max_size = cfg.ws_max_size
+        self._max_queue = cfg.ws_max_queue
+        self._low_queue = cfg.ws_max_queue // 4
+        self._read_paused = False
+        self._write_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._deflate: PerMessageDeflate | None = None
+        self._extension: bytes | None = None
+        if cfg.ws_per_message_deflate:
+            negotiated = PerMessageDeflate.negotiate(request_headers)
+            if negotiated is not None:
+                self._extension, self._deflate = negotiated
+        self._frag_op = 0
+        self._frag_parts: list[Any] = []
+        self._frag_size = 0
+        self._frag_decoder: Any = None
+        self._frag_compressed = False
+        self._input_closed = False
+        self._close_sent = False
+        self._close_waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._ping_payload: bytes | None = None
+        self._lost = False
+        self.task: asyncio.Task[Any] | None = None
+
+    # ------------------------------------------------------------------ handshake
+    def accept(self, subprotocol: str | None, headers: list[tuple[bytes, bytes]]) -> None:
+        """Send the 101 response and start processing frames (buffered ones included)."""
+        if self.application_state != CONNECTING:
+            raise RuntimeError('WebSocket.accept() may be called only once, before any send or receive')
+        if self._lost:
+            self.application_state = DISCONNECTED
+            raise WebSocketDisconnect(1006, "client disconnected before the handshake completed")
+        self.transport.write(response_101(self.key, subprotocol, self._extension, headers, self.server.date_server))
+        self.client_state = CONNECTED
+        self.application_state = CONNECTED
+        if self.server.config.ws_ping_interval:
+            self._timer = self.loop.call_later(self.server.config.ws_ping_interval, self._send_ping)
+        if self._buf:
+            data = bytes(self._buf)
+            self._buf.clear()
+            self.data_received(data)
+
+    def reject(self, status: int, body: bytes = b"") -> None:
+        """Refuse the handshake with an HTTP response (403 when the handler did not accept)."""
+        from .http import simple_response
+
+        self.application_state = DISCONNECTED
+        self.client_state = DISCONNECTED
+        if not self._lost:
+            self.transport.write(simple_response(status, body, self.server.date_server, close=True))
+            self.transport.close()
+
+    # ------------------------------------------------------------------ asyncio callbacks
+    def data_received(self, data: bytes) -> None:
+        if self._input_closed:
+            return  # nothing is processed after a close frame (or after we failed the connection)
+        buf = self._buf
+        if self.client_state != CONNECTED:
+            buf += data  # frames sent before the 101 wait for accept()
+            if len(buf) > self._max_size + 14:
+                self._fail(1009, "message too big")
+            return
+        if buf:
+            buf += data
+            data = buf  # type: ignore[assignment]
+        end = len(data)
+        pos = 0
+        messages = self._messages
+        max_size = self._max_size
+        try:
+            while end - pos >= 2:
+                b0 = data[pos]
+                ln = data[pos + 1]
+                if not ln & 0x80:
+                    raise ProtocolError(1002, "client frames must be masked")
+                ln &= 0x7F
+                if ln < 126:
+                    hdr = pos + 2
+                elif ln == 126:
+                    if end - pos < 4:
+                        break
+                    ln = unpack_len16(data, pos + 2)[0]
+                    hdr = pos + 4
+                else:
+                    if end - pos < 10:
+                        break
+                    ln = unpack_len64(data, pos + 2)[0]
+                    hdr = pos + 10
+                    if ln >> 63:
+                        raise ProtocolError(1002, "frame length has its most significant bit set")
+                if ln > max_size:
+                    raise ProtocolError(1009, "message too big")
+                stop = hdr + 4 + ln
+                if stop > end:
+                    break
+                payload = unmask(data[hdr + 4 : stop], data[hdr : hdr + 4])
+                pos = stop
+                # Fast path: a whole uncompressed text or binary message in one frame.
+                if b0 == 0x81 and not self._frag_op:
+                    try:
+                        messages.append(payload.decode("utf-8"))
+                    except UnicodeDecodeError:
+                        raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+                elif b0 == 0x82 and not self._frag_op:
+                    messages.append(payload)
+                else:
+                    self._frame(b0, payload)
+                    if self._input_closed:
+                        break
+                    continue
+                w = self._waiter
+                if w is not None:
+                    self._waiter = None
+                    if not w.done():
+                        w.set_result(None)
+                if len(messages) >= self._max_queue and not self._read_paused:
+                    self._read_paused = True
+                    self.transport.pause_reading()
+        except ProtocolError as exc:
+            self._fail(exc.code, exc.reason)
+            return
+        if self._input_closed:
+            buf.clear()
+        elif data is buf:
+            del buf[:pos]
+        elif pos < end:
+            buf += data[pos:]
+
+    def _frame(self, b0: int, payload: bytes) -> None:
+        """Every frame but an unfragmented plain text/binary message: fragments, control, compression."""
+        opcode = b0 & 0x0F
+        rsv = b0 & 0x70
+        if rsv:
+            if rsv != RSV1 or self._deflate is None or opcode == OP_CONTINUATION or opcode >= 8:
+                raise ProtocolError(1002, "reserved bits must be 0 unless an extension defines them")
+        fin = b0 & FIN
+        if opcode >= 8:
+            if not fin:
+                raise ProtocolError(1002, "control frames must not be fragmented")
+            if len(payload) > 125:
+                raise ProtocolError(1002, "control frame payload is longer than 125 bytes")
+            if opcode == OP_PING:
+                self._write_control(_PONG, payload)
+            elif opcode == OP_PONG:
+                if self._ping_payload is not None and payload == self._ping_payload:
+                    self._ping_payload = None
+            elif opcode == OP_CLOSE:
+                self._on_close_frame(payload)
+            else:
+                raise ProtocolError(1002, f"reserved opcode {opcode:#x}")
+            return
+        if opcode == OP_CONTINUATION:
+            if not self._frag_op:
+                raise ProtocolError(1002, "continuation frame with no message in progress")
+            self._add_fragment(payload, fin)
+            return
+        if opcode != OP_TEXT and opcode != OP_BINARY:
+            raise ProtocolError(1002, f"reserved opcode {opcode:#x}")
+        if self._frag_op:
+            raise ProtocolError(1002, "expected a continuation frame: a fragmented message is in progress")
+        self._frag_op = opcode
+        self._frag_parts = []
+        self._frag_size = 0
+        self._frag_compressed = bool(rsv)
+        self._frag_decoder = _utf8_decoder() if opcode == OP_TEXT else None
+        self._add_fragment(payload, fin)
+
+    def _add_fragment(self, payload: bytes, fin: int) -> None:
+        if self._frag_compressed:
+            assert self._deflate is not None
+            payload = self._deflate.decompress(payload, bool(fin), self._max_size - self._frag_size)
+        self._frag_size += len(payload)
+        if self._frag_size > self._max_size:
+            raise ProtocolError(1009, "message too big")
+        decoder = self._frag_decoder
+        if decoder is not None:
+            try:
+                part: Any = decoder.decode(payload, bool(fin))
+            except UnicodeDecodeError:
+                raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+            self._frag_parts.append(part)
+        else:
+            self._frag_parts.append(payload)
+        if not fin:
+            return
+        parts = self._frag_parts
+        if decoder is not None:
+            message: str | bytes = parts[0] if len(parts) == 1 else "".join(parts)
+        else:
+            message = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._frag_op = 0
+        self._frag_parts = []
+        self._frag_decoder = None
+        self._deliver(message)
+
+    def _deliver(self, message: str | bytes) -> None:
+        messages = self._messages
+        messages.append(message)
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+        if len(messages) >= self._max_queue and not self._read_paused:
+            self._read_paused = True
+            self.transport.pause_reading()
+
+    def _on_close_frame(self, payload: bytes) -> None:
+        code, reason = parse_close(payload)
+        self._input_closed = True
+        self.client_state = DISCONNECTED
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        if not self._close_sent:
+            # Echo the peer's code, then close TCP: the server closes the connection first (RFC 6455 7.1.1).
+            self._close_sent = True
+            self.application_state = DISCONNECTED
+            self._write_control(_CLOSE, payload[:2] if code != 1005 else b"")
+        self.transport.close()
+        self._wake_all()
+
+    def _fail(self, code: int, reason: str) -> None:
+        """Fail the connection (RFC 6455 7.1.7): send a close frame with ``code`` and close TCP."""
+        self._input_closed = True
+        self.client_state = DISCONNECTED
+        if self.close_code is None:
+            self.close_code, self.close_reason = code, reason
+        if not self._close_sent and not self._lost:
+            self._close_sent = True
+            self._write_control(_CLOSE, close_payload(code, reason[:100]))
+        self.application_state = DISCONNECTED
+        self.transport.close()
+        self._wake_all()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._input_closed = True
+        self.client_state = DISCONNECTED
+        self.application_state = DISCONNECTED
+        if self.close_code is None:
+            self.close_code = 1006
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.server.connections.discard(self)
+        self._wake_all()
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        w = self._drain_waiter
+        if w is not None:
+            self._drain_waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    def _wake_all(self) -> None:
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+        w = self._close_waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+    # ------------------------------------------------------------------ keepalive
+    def _send_ping(self) -> None:
+        self._timer = None
+        if self.client_state != CONNECTED or self._close_sent:
+            return
+        cfg = self.server.config
+        if self._ping_payload is not None:
+            # The previous ping got no pong within ws_ping_timeout: the peer is gone.
+            self._fail(1011, "keepalive ping timeout")
+            self.transport.abort()
+            return
+        self._ping_payload = os.urandom(4)
+        self._write_control(_PING, self._ping_payload)
+        timeout = cfg.ws_ping_timeout
+        self._timer = self.loop.call_later(timeout if timeout else cfg.ws_ping_interval, self._ping_check)
+
+    def _ping_check(self) -> None:
+        self._timer = None
+        if self.client_state != CONNECTED:
+            return
+        if self._ping_payload is not None and self.server.config.ws_ping_timeout:
+            self._fail(1011, "keepalive ping timeout")
+            self.transport.abort()
+            return
+        self._ping_payload = None
+        interval = self.server.config.ws_ping_interval
+        self._timer = self.loop.call_later(interval, self._send_ping)
+
+    # ------------------------------------------------------------------ application API
+    async def receive(self) -> str | bytes:
+        """The next message: ``str`` for text, ``bytes`` for binary. Raises WebSocketDisconnect when closed."""
+        messages = self._messages
+        if not messages:
+            if self._input_closed or self.application_state == DISCONNECTED:
+                raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+            if self.application_state == CONNECTING:
+                raise RuntimeError('WebSocket is not connected: call "await ws.accept()" first')
+            if self._waiter is not None:
+                raise RuntimeError("another coroutine is already waiting for the next message")
+            waiter = self._waiter = self.loop.create_future()
+            try:
+                await waiter
+            finally:
+                if self._waiter is waiter:
+                    self._waiter = None
+            if not messages:
+                raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+        message = messages.popleft()
+        if self._read_paused and len(messages) <= self._low_queue:
+            self._read_paused = False
+            if not self._input_closed:
+                self.transport.resume_reading()
+        return message
+
+    def _check_send(self) -> None:
+        if self.application_state == CONNECTED and not self._lost:
+            return
+        if self.application_state == CONNECTING:
+            raise RuntimeError('WebSocket is not connected: call "await ws.accept()" before sending')
+        raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
+
+    async def send_text(self, data: str) -> None:
+        """Send one text message (compressed when permessage-deflate is on and it is worth it)."""
+        if self.application_state != CONNECTED or self._lost:
+            self._check_send()
+        payload = data.encode("utf-8")
+        n = len(payload)
+        if self._deflate is not None and n >= MIN_COMPRESS_SIZE:
+            payload = self._deflate.compress(payload)
+            self.transport.write(frame_header(0xC1, len(payload)) + payload)
+        elif n < 126:
+            self.transport.write(TEXT_HEADERS[n] + payload)
+        else:
+            self._write_data(0x81, payload)
+        if self._write_paused:
+            await self._drain()
+
+    async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
+        """Send one binary message."""
+        if self.application_state != CONNECTED or self._lost:
+            self._check_send()
+        n = len(data)
+        if self._deflate is not None and n >= MIN_COMPRESS_SIZE:
+            payload = self._deflate.compress(bytes(data))
+            self.transport.write(frame_header(0xC2, len(payload)) + payload)
+        elif n < 126:
+            self.transport.write(BINARY_HEADERS[n] + data)
+        else:
+            self._write_data(0x82, data)
+        if self._write_paused:
+            await self._drain()
+
+    def _write_data(self, first: int, payload: Any) -> None:
+        header = frame_header(first, len(payload))
+        if len(payload) < 16384:
+            self.transport.write(header + payload)
+        else:
+            self.transport.writelines((header, payload))
+
+    def _write_control(self, first: int, payload: bytes) -> None:
+        if not self._lost:
+            self.transport.write(frame_header(first, len(payload)) + payload)
+
+    async def _drain(self) -> None:
+        """Wait while the transport's write buffer is above its high-water mark."""
+        while self._write_paused and not self._lost:
+            w = self._drain_waiter
+            if w is None or w.done():
+                w = self._drain_waiter = self.loop.create_future()
+            await w
+        if self._lost:
+            raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start (or finish) the closing handshake; a no-op once closed. Waits briefly for the peer's reply."""
+        if self.application_state == CONNECTING:
+            self.reject(403)
+            return
+        if self._close_sent or self._lost:
+            return
+        check_close_code(code)
+        payload = close_payload(code, reason or "")
+        self._close_sent = True
+        self.application_state = DISCONNECTED
+        if self.close_code is None and self.client_state == DISCONNECTED:
+            self.close_code = code
+        self._write_control(_CLOSE, payload)
+        if self.client_state == DISCONNECTED:
+            self.transport.close()
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        timeout = self.server.config.ws_close_timeout
+        self._timer = self.loop.call_later(timeout, self._close_timeout)
+        waiter = self._close_waiter = self.loop.create_future()
+        try:
+            await asyncio.shield(waiter)
+        finally:
+            self._close_waiter = None
+
+    def _close_timeout(self) -> None:
+        self._timer = None
+        if not self._lost:
+            self.transport.abort()
+
+    def server_shutdown(self) -> None:
+        """Graceful shutdown of the server: close with 1001 Going Away (or drop a pending handshake)."""
+        if self.application_state == CONNECTING:
+            self.reject(503)
+            return
+        if not self._close_sent and not self._lost:
+            self._close_sent = True
+            self.application_state = DISCONNECTED
+            if self.close_code is None:
+                self.close_code, self.close_reason = 1001, "server shutting down"
+            self._write_control(_CLOSE, close_payload(1001, "server shutting down"))
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
+            self._wake_all()
+
+    def finish(self, code: int, reason: str = "") -> None:
+        """The handler returned or raised: close with ``code`` unless already closed."""
+        if self._close_sent or self._lost:
+            if self.client_state == DISCONNECTED and not self._lost:
+                self.transport.close()
+            return
+        self._close_sent = True
+        self.application_state = DISCONNECTED
+        self._write_control(_CLOSE, close_payload(code, reason))
+        if self.client_state == DISCONNECTED:
+            self.transport.close()
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
+
+
+HandlerRunner = Callable[[WebSocketProtocol], Any]

@@ -1,0 +1,244 @@
+"""The WebSocket object handed to ``@app.websocket`` handlers: the API of FastrAPI's WebSocket docs.
+
+A thin facade over a connection (``fastrapi.server.websocket.WebSocketProtocol`` on the built-in server):
+each call is one attribute hop to the connection, which does the framing and the waiting.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Any, AsyncIterator, Iterable, Mapping
+
+import orjson
+
+from .datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
+from .exceptions import WebSocketDisconnect, WebSocketException
+
+__all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "WebSocketException"]
+
+
+class WebSocketState(enum.IntEnum):
+    """Connection state; compares equal to the ints of the docs (1 connected, 3 disconnected)."""
+
+    CONNECTING = 0
+    CONNECTED = 1
+    DISCONNECTED = 3
+    RESPONSE = 4
+
+
+_STATES = {0: WebSocketState.CONNECTING, 1: WebSocketState.CONNECTED, 3: WebSocketState.DISCONNECTED}
+
+
+class WebSocket:
+    """A WebSocket connection: ``accept``, ``send_*``, ``receive_*``, ``close`` and request details."""
+
+    __slots__ = (
+        "_conn", "_path", "_query", "_scheme", "path_params", "_headers_obj", "_cookies", "_state",
+        "_query_params", "app", "scope",
+    )
+
+    def __init__(
+        self,
+        conn: Any,
+        path: str,
+        query: bytes,
+        path_params: dict[str, Any] | None = None,
+        app: Any = None,
+        scheme: str = "ws",
+    ) -> None:
+        self._conn = conn
+        self._path = path
+        self._query = query
+        self._scheme = scheme
+        self.path_params: dict[str, Any] = path_params or {}
+        self._headers_obj: Headers | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+        self._query_params: QueryParams | None = None
+        self.app = app
+        self.scope: dict[str, Any] = {"type": "websocket", "path": path}
+
+    # ------------------------------------------------------------------ handshake and state
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Iterable[tuple[bytes | str, bytes | str]] | Mapping[str, str] | None = None,
+    ) -> None:
+        """Accept the connection (HTTP 101); must come before any send or receive."""
+        raw: list[tuple[bytes, bytes]] = []
+        if headers:
+            items = headers.items() if isinstance(headers, Mapping) else headers
+            for name, value in items:
+                raw.append(
+                    (
+                        name.encode("latin-1") if isinstance(name, str) else bytes(name),
+                        value.encode("latin-1") if isinstance(value, str) else bytes(value),
+                    )
+                )
+        self._conn.accept(subprotocol, raw)
+
+    @property
+    def client_state(self) -> WebSocketState:
+        """The peer's side: 0 connecting, 1 connected, 3 disconnected (its close arrived or TCP dropped)."""
+        return _STATES[self._conn.client_state]
+
+    @property
+    def application_state(self) -> WebSocketState:
+        """Our side: 0 before accept, 1 connected, 3 once we closed or the connection is gone."""
+        return _STATES[self._conn.application_state]
+
+    # ------------------------------------------------------------------ receiving
+    async def receive_text(self) -> str:
+        """The next message, which must be text. ConnectionError when closed, TypeError for binary."""
+        message = await self._conn.receive()
+        if type(message) is str:
+            return message
+        raise TypeError("Expected a text message from the WebSocket, got a binary message")
+
+    async def receive_bytes(self) -> bytes:
+        """The next message, which must be binary. ConnectionError when closed, TypeError for text."""
+        message = await self._conn.receive()
+        if type(message) is bytes:
+            return message
+        raise TypeError("Expected a binary message from the WebSocket, got a text message")
+
+    async def receive_json(self, mode: str = "text") -> Any:
+        """The next text message parsed as JSON. ValueError when it is not valid JSON."""
+        message = await self._conn.receive()
+        if mode == "binary":
+            if type(message) is not bytes:
+                raise TypeError("Expected a binary message from the WebSocket, got a text message")
+        elif type(message) is not str:
+            raise TypeError("Expected a text message from the WebSocket, got a binary message")
+        try:
+            return orjson.loads(message)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"WebSocket message is not valid JSON: {exc}") from None
+
+    async def receive(self) -> dict[str, Any]:
+        """Starlette-style message dict: ``{"type": "websocket.receive", "text"|"bytes": ...}``."""
+        try:
+            message = await self._conn.receive()
+        except WebSocketDisconnect as exc:
+            return {"type": "websocket.disconnect", "code": exc.code, "reason": exc.reason}
+        if type(message) is str:
+            return {"type": "websocket.receive", "text": message}
+        return {"type": "websocket.receive", "bytes": message}
+
+    async def iter_text(self) -> AsyncIterator[str]:
+        """Text messages until the client disconnects."""
+        try:
+            while True:
+                yield await self.receive_text()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_bytes(self) -> AsyncIterator[bytes]:
+        """Binary messages until the client disconnects."""
+        try:
+            while True:
+                yield await self.receive_bytes()
+        except WebSocketDisconnect:
+            pass
+
+    async def iter_json(self) -> AsyncIterator[Any]:
+        """JSON messages until the client disconnects."""
+        try:
+            while True:
+                yield await self.receive_json()
+        except WebSocketDisconnect:
+            pass
+
+    # ------------------------------------------------------------------ sending
+    def send_text(self, data: str) -> Any:
+        """Send a text message; returns an awaitable that completes when it is handed to the socket."""
+        return self._conn.send_text(data)
+
+    def send_bytes(self, data: bytes) -> Any:
+        """Send a binary message."""
+        return self._conn.send_bytes(data)
+
+    def send_json(self, data: Any, mode: str = "text") -> Any:
+        """Serialize ``data`` to JSON (orjson, compact) and send it as a text message."""
+        encoded = orjson.dumps(data, default=_json_default)
+        if mode == "binary":
+            return self._conn.send_bytes(encoded)
+        return self._conn.send_text(encoded.decode("utf-8"))
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        """Starlette-style: send an ASGI ``websocket.send``/``websocket.close`` message dict."""
+        kind = message.get("type")
+        if kind == "websocket.send":
+            if message.get("text") is not None:
+                await self._conn.send_text(message["text"])
+            else:
+                await self._conn.send_bytes(message["bytes"])
+        elif kind == "websocket.close":
+            await self.close(message.get("code", 1000), message.get("reason") or "")
+        elif kind == "websocket.accept":
+            await self.accept(message.get("subprotocol"), message.get("headers"))
+        else:
+            raise RuntimeError(f"Unsupported WebSocket message type {kind!r}")
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close the connection (closing handshake). Before accept it refuses the handshake with 403.
+
+        Calling it again, or after the client has gone, does nothing.
+        """
+        await self._conn.close(code, reason or "")
+
+    # ------------------------------------------------------------------ request details
+    @property
+    def url(self) -> URL:
+        host = self.headers.get("host", "")
+        return URL(self._scheme, host, self._path, self._query.decode("latin-1"))
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers_obj is None:
+            self._headers_obj = Headers(self._conn.request_headers)
+        return self._headers_obj
+
+    @property
+    def query_params(self) -> QueryParams:
+        if self._query_params is None:
+            self._query_params = QueryParams(self._query)
+        return self._query_params
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            self._cookies = parse_cookies(self.headers.get("cookie", ""))
+        return self._cookies
+
+    @property
+    def client(self) -> Address | None:
+        peer = self._conn.transport.get_extra_info("peername")
+        if isinstance(peer, (tuple, list)) and len(peer) >= 2:
+            return Address(str(peer[0]), int(peer[1]))
+        return None
+
+    @property
+    def state(self) -> State:
+        if self._state is None:
+            self._state = State()
+        return self._state
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered, in its order of preference."""
+        from .ws.handshake import offered_subprotocols
+
+        return offered_subprotocols(self._conn.request_headers)
+
+    @property
+    def close_code(self) -> int | None:
+        return self._conn.close_code
+
+    def __repr__(self) -> str:
+        return f"<WebSocket {self._path} client_state={self.client_state.name}>"
+
+
+def _json_default(obj: Any) -> Any:
+    from .encoders import jsonable_encoder
+
+    return jsonable_encoder(obj)
