@@ -99,7 +99,9 @@ class APIRoute(BaseRoute):
         self.path = path
         self.endpoint = endpoint
         self.methods = [m.upper() for m in methods]
-        if "GET" in self.methods and "HEAD" not in self.methods:
+        # A GET route answers HEAD too (as in Starlette), unless a route declares HEAD explicitly.
+        self.implicit_head = "GET" in self.methods and "HEAD" not in self.methods
+        if self.implicit_head:
             self.methods.append("HEAD")
         self.name = name or getattr(endpoint, "__name__", "route")
         self.status_code = status_code or 200
@@ -256,7 +258,9 @@ class Router:
         if route.regex is None:
             by_method = self._static.setdefault(route.path, {})
             for m in route.methods:
-                by_method.setdefault(m, route)
+                current = by_method.get(m)
+                if current is None or (m == "HEAD" and current.implicit_head and not route.implicit_head):
+                    by_method[m] = route
         else:
             self._dynamic.append(route)
 
@@ -270,13 +274,19 @@ class Router:
             allowed: list[str] = list(by_method)
         else:
             allowed = []
+        fallback: tuple[APIRoute, dict[str, Any]] | None = None
         for route in self._dynamic:
             params = route.matches(path)
             if params is None:
                 continue
             if method in route.methods:
+                if method == "HEAD" and route.implicit_head:
+                    fallback = fallback or (route, params)  # an explicit HEAD route further on wins
+                    continue
                 return route, params, None
             allowed.extend(m for m in route.methods if m not in allowed)
+        if fallback is not None:
+            return fallback[0], fallback[1], None
         return None, None, (allowed or None)
 
     def match_websocket(self, path: str) -> tuple[WebSocketRoute | None, dict[str, Any]]:

@@ -93,7 +93,7 @@ class HttpProtocol(asyncio.Protocol):
         "server", "loop", "router", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
         "_body_size", "_expect_100", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_last_active", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
-        "_task", "_draining",
+        "_task", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error",
     )
 
     def __init__(self, server: "Server") -> None:
@@ -122,6 +122,10 @@ class HttpProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[Any] | None = None
         self._draining = False
+        self._in_headers = False
+        self._pending_head = 0
+        self._no_more = False
+        self._deferred_error: bytes | None = None
 
     # ------------------------------------------------------------------ connection
     def connection_made(self, transport: Any) -> None:
@@ -177,20 +181,40 @@ class HttpProtocol(asyncio.Protocol):
         self._last_active = self.loop.time()
         try:
             self.parser.feed_data(data)
+            if self._in_headers:
+                # httptools buffers an unfinished header line itself: bound what it may hold.
+                self._pending_head += len(data)
+                if self._pending_head > self._max_header:
+                    raise _Reject(431, "Request Header Fields Too Large")
         except httptools.HttpParserUpgrade as exc:
             self._on_upgrade(data[exc.args[0]:] if exc.args else b"")
         except _Reject as exc:
             self._error(exc.status, exc.message)
         except httptools.HttpParserError as exc:
-            self._error(400, f"Invalid HTTP request received: {exc}")
+            # httptools wraps exceptions raised by our callbacks; the _Reject is kept on its context.
+            cause = exc.__context__ or exc.__cause__
+            if isinstance(cause, _Reject):
+                self._error(cause.status, cause.message)
+            else:
+                self._error(400, f"Invalid HTTP request received: {exc}")
 
     def _error(self, status: int, message: str) -> None:
-        if not self.transport.is_closing():
-            self.transport.write(simple_response(status, message, self.server.date_server, close=True))
-            self.transport.close()
+        """Answer a protocol error and close; after the responses still owed to earlier requests."""
+        if self._no_more or self.transport.is_closing():
+            return  # bytes after a `Connection: close` request are ignored
+        self._no_more = True
+        self.transport.pause_reading()
+        response = simple_response(status, message, self.server.date_server, close=True)
+        if self._busy or self._pipeline:
+            self._deferred_error = response
+            return
+        self.transport.write(response)
+        self.transport.close()
 
     # ------------------------------------------------------------------ httptools callbacks
     def on_message_begin(self) -> None:
+        self._in_headers = True
+        self._pending_head = 0
         self._url = b""
         self._headers = []
         self._hsize = 0
@@ -220,6 +244,7 @@ class HttpProtocol(asyncio.Protocol):
             self._expect_100 = True
 
     def on_headers_complete(self) -> None:
+        self._in_headers = False
         if self._expect_100 and not self.parser.should_upgrade():
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
@@ -261,7 +286,9 @@ class HttpProtocol(asyncio.Protocol):
             self.app,
             parser.get_http_version(),
         )
-        request.scope["keep_alive"] = parser.should_keep_alive()
+        keep_alive = request.scope["keep_alive"] = parser.should_keep_alive()
+        if not keep_alive:
+            self._no_more = True  # the client said Connection: close; what follows is not parsed
         if parser.should_upgrade():
             self._upgrade = request
             return
@@ -279,6 +306,8 @@ class HttpProtocol(asyncio.Protocol):
         if route is None:
             if allowed is not None:
                 self._send_now(request, self.app.error_response(405, allowed))
+            elif self.router.match_websocket(request.path)[0] is not None:
+                self._bad_handshake(request)
             else:
                 self._send_now(request, self.app.error_response(404, None))
             return
@@ -317,7 +346,7 @@ class HttpProtocol(asyncio.Protocol):
             await w
 
     def _after_response(self, request: Request) -> None:
-        if not request.scope["keep_alive"] or self._closing:
+        if not request.scope["keep_alive"]:
             self._pipeline.clear()
             self.transport.close()
             return
@@ -334,11 +363,20 @@ class HttpProtocol(asyncio.Protocol):
         if self._read_paused and len(pipeline) < 8:
             self._read_paused = False
             self.transport.resume_reading()
-        if self._upgrade is not None and not self._busy and not pipeline:
+        if self._busy or pipeline:
+            return
+        if self._deferred_error is not None:
+            self.transport.write(self._deferred_error)
+            self.transport.close()
+        elif self._closing:
+            self.transport.close()
+        elif self._upgrade is not None:
             self._on_upgrade(b"")
 
     def _write_response(self, request: Request, response: Any) -> None:
-        keep_alive = request.scope["keep_alive"] and not self._closing
+        keep_alive = request.scope["keep_alive"] and not (
+            (self._closing or self._deferred_error is not None) and not self._pipeline
+        )
         head = request.method == "HEAD"
         if type(response) is bytes:
             parts = [_JSON_200, str(len(response)).encode(), b"\r\n", self.server.date_server]
@@ -375,6 +413,17 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.write(b"".join(parts))
 
     # ------------------------------------------------------------------ WebSocket upgrade
+    def _bad_handshake(self, request: Request) -> None:
+        """A plain request (or a botched upgrade) at a WebSocket-only path: say what is wrong with it."""
+        try:
+            validate_upgrade(request.method.encode(), request.http_version, request.raw_headers)
+            exc = HandshakeError(400, "Invalid WebSocket upgrade request")
+        except HandshakeError as err:
+            exc = err
+        self.transport.write(simple_response(exc.status, exc.message, self.server.date_server, close=True,
+                                             headers=exc.headers))
+        self.transport.close()
+
     def _on_upgrade(self, rest: bytes) -> None:
         request = self._upgrade
         if request is None:

@@ -1,0 +1,14 @@
+# Seed fragment "send_text()": the seed shows only these lines, which belong inside a WebSocket
+# handler. They are placed verbatim (indented) inside a minimal handler; everything outside the
+# marked block is added so that the fragment runs.
+from fastrapi import FastrAPI
+
+app = FastrAPI()
+
+
+@app.websocket("/ws")
+async def handler(ws):
+    await ws.accept()
+    # --- seed fragment, verbatim ---
+    await ws.send_text("Hello, client!")
+    # --- end of seed fragment ---
