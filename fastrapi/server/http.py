@@ -130,6 +130,7 @@ class HttpProtocol(asyncio.Protocol):
     # ------------------------------------------------------------------ connection
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
+        transport.set_write_buffer_limits(high=self.server.config.write_buffer_high)
         self.server.connections.add(self)
         self._last_active = self.loop.time()
         self._idle_handle = self.loop.call_later(self.server.config.keep_alive_timeout, self._idle_check)
