@@ -802,12 +802,13 @@ def test_connection_information(serve):
                 "subprotocols": grab(lambda: list(ws.subprotocols)),
             }
         )
+        await wait_gone(ws)  # stay open: the test still reads the client's local address
 
     srv = serve(app)
     headers = {"X-Token": "secret", "Cookie": "session=abc; theme=dark"}
     with ws_connect(srv, "/info/lobby?x=1&q=hello%20world", additional_headers=headers) as ws:
-        got = json.loads(recv(ws))
         local_port = ws.local_address[1]
+        got = json.loads(recv(ws))
     assert got["url"].startswith("ws://"), got["url"]
     assert got["url"].endswith("/info/lobby?x=1&q=hello%20world"), got["url"]
     assert got["path_params"] == {"room": "lobby"}
@@ -1054,7 +1055,9 @@ def test_server_stop_closes_open_connections_with_1001(serve):
         assert not stopper.is_alive(), "srv.stop() did not return"
         assert time.monotonic() - t0 < TIMEOUT
     for _ in clients:
-        assert isinstance(box.get("the handler's ConnectionError"), ConnectionError)
+        exc = box.get("the handler's ConnectionError")
+        assert isinstance(exc, WebSocketDisconnect), repr(exc)
+        assert exc.code == 1001
     with pytest.raises(OSError):
         with ws_connect(srv, "/ws"):
             pass
