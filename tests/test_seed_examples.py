@@ -18,12 +18,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 pytestmark = pytest.mark.timeout(30)
 
-TIMEOUT = 3.0
+from wsclient import TIMEOUT, expect_close, recv, ws_connect  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "seed"
 
 
@@ -41,26 +39,6 @@ def load_example(name):
     return module.app
 
 
-def ws_connect(srv, path="/ws", **kwargs):
-    kwargs.setdefault("open_timeout", TIMEOUT)
-    kwargs.setdefault("close_timeout", TIMEOUT)
-    kwargs.setdefault("proxy", None)
-    return connect(srv.ws_url + path, **kwargs)
-
-
-def recv(ws):
-    return ws.recv(timeout=TIMEOUT)
-
-
-def expect_close(ws):
-    """Wait until the server closes ``ws``; return (code, reason) of the server's close frame."""
-    try:
-        msg = ws.recv(timeout=TIMEOUT)
-    except ConnectionClosed as exc:
-        if exc.rcvd is None:
-            return 1006, ""
-        return exc.rcvd.code, exc.rcvd.reason
-    pytest.fail(f"expected the server to close the connection, got message {msg!r}")
 
 
 class Output:

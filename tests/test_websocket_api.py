@@ -23,9 +23,8 @@ import time
 import orjson
 import pytest
 from websockets.asyncio.client import connect as async_connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
-from websockets.sync.client import connect
 
 import fastrapi
 import fastrapi.websocket
@@ -34,33 +33,12 @@ from fastrapi.websocket import WebSocketState
 
 pytestmark = pytest.mark.timeout(30)
 
-TIMEOUT = 3.0  # seconds: every wait in these tests is bounded by this
+from wsclient import TIMEOUT, expect_close, recv, ws_connect  # noqa: E402
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def ws_connect(srv, path, **kwargs):
-    """Sync websockets client connected to ``srv`` at ``path`` (no proxy, short timeouts)."""
-    kwargs.setdefault("open_timeout", TIMEOUT)
-    kwargs.setdefault("close_timeout", TIMEOUT)
-    kwargs.setdefault("proxy", None)
-    return connect(srv.ws_url + path, **kwargs)
-
-
-def recv(ws):
-    return ws.recv(timeout=TIMEOUT)
-
-
-def expect_close(ws):
-    """Wait until the server closes ``ws``; return (code, reason) of the server's close frame."""
-    try:
-        msg = ws.recv(timeout=TIMEOUT)
-    except ConnectionClosed as exc:
-        if exc.rcvd is None:
-            return 1006, ""
-        return exc.rcvd.code, exc.rcvd.reason
-    pytest.fail(f"expected the server to close the connection, got message {msg!r}")
 
 
 def handshake_status(srv, path, **kwargs):
