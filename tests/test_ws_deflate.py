@@ -5,6 +5,7 @@ import os
 import random
 import sys
 import time
+import tracemalloc
 import zlib
 
 import pytest
@@ -489,3 +490,27 @@ def test_decompression_bomb_fragmented_is_1009(small):
     c.send_frame(OP_TEXT, payload[:half], rsv1=True, fin=False)
     c.send_frame(OP_CONT, payload[half:], fin=True)
     c.expect_close(1009)
+
+
+def test_decompression_bomb_is_never_inflated_in_full(server, connect):
+    """A 100 KiB compressed frame (within ws_max_size) that inflates to 100 MiB: the server must stop
+    inflating at the limit, not inflate everything and then compare (memory measured in-process)."""
+    srv = server(ws_max_size=128 * 1024)
+    c = connect("/bytes", srv=srv)
+    assert negotiated(c) is not None
+    comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)
+    zeros = bytes(1 << 20)
+    payload = b"".join(comp.compress(zeros) for _ in range(100)) + comp.flush(zlib.Z_SYNC_FLUSH)
+    payload = payload[:-4]
+    assert len(payload) <= 128 * 1024, len(payload)
+    frame = build_frame(OP_BINARY, payload, rsv1=True)
+    del zeros, comp
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        c.send_raw(frame)
+        c.expect_close(1009)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak - base < 16 * 2**20, f"server allocated {(peak - base) / 2**20:.0f} MiB to reject a bomb"

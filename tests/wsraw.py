@@ -25,7 +25,7 @@ import socket
 import struct
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -211,11 +211,12 @@ def build_request(
     upgrade: str | None = "websocket",
     connection: str | None = "Upgrade",
     extra_headers: list[tuple[str, str]] | None = None,
+    http_version: str = "1.1",
 ) -> tuple[bytes, str | None]:
     """Build a handshake request; any standard header can be omitted by passing None."""
     if key == "AUTO":
         key = new_key()
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines = [f"{method} {path} HTTP/{http_version}", f"Host: {host}"]
     if upgrade is not None:
         lines.append(f"Upgrade: {upgrade}")
     if connection is not None:
@@ -419,6 +420,9 @@ class RawWS:
             assert f.opcode in (OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG), f"bad opcode {f!r}"
             if f.opcode >= 0x8:
                 assert f.fin and len(f.payload) <= 125, f"bad control frame from server: {f!r}"
+            # RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length"
+            want = "7" if n <= 125 else ("16" if n <= 0xFFFF else "64")
+            assert form == want, f"server used a non-minimal {form}-bit length field for {n} bytes: {f!r}"
         return f
 
     def read_data_frame(self, timeout: float | None = None, *, answer_pings: bool = True) -> Frame:

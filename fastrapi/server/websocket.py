@@ -62,7 +62,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_buf", "_messages", "_waiter", "_max_size", "_max_queue", "_low_queue",
         "_read_paused", "_write_paused", "_drain_waiter", "_deflate", "_extension",
         "_frag_op", "_frag_parts", "_frag_size", "_frag_decoder", "_frag_compressed",
-        "_input_closed", "_close_sent", "_close_waiter", "_timer", "_ping_payload",
+        "_input_closed", "_close_sent", "_close_waiter", "_timer", "_pong_timer", "_ping_payload",
         "_lost", "task",
     )
 
@@ -100,7 +100,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self._input_closed = False
         self._close_sent = False
         self._close_waiter: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None  # next ping, or the close-handshake deadline
+        self._pong_timer: asyncio.TimerHandle | None = None
         self._ping_payload: bytes | None = None
         self._lost = False
         self.task: asyncio.Task[Any] | None = None
@@ -227,6 +228,9 @@ class WebSocketProtocol(asyncio.Protocol):
             elif opcode == OP_PONG:
                 if self._ping_payload is not None and payload == self._ping_payload:
                     self._ping_payload = None
+                    if self._pong_timer is not None:
+                        self._pong_timer.cancel()
+                        self._pong_timer = None
             elif opcode == OP_CLOSE:
                 self._on_close_frame(payload)
             else:
@@ -322,9 +326,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.application_state = DISCONNECTED
         if self.close_code is None:
             self.close_code = 1006
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timers()
         self.server.connections.discard(self)
         self._wake_all()
         if self._drain_waiter is not None and not self._drain_waiter.done():
@@ -353,31 +355,32 @@ class WebSocketProtocol(asyncio.Protocol):
 
     # ------------------------------------------------------------------ keepalive
     def _send_ping(self) -> None:
+        """Every ws_ping_interval: ping (unless one is still unanswered) and arm the pong deadline."""
         self._timer = None
         if self.client_state != CONNECTED or self._close_sent:
             return
         cfg = self.server.config
-        if self._ping_payload is not None:
-            # The previous ping got no pong within ws_ping_timeout: the peer is gone.
-            self._fail(1011, "keepalive ping timeout")
-            self.transport.abort()
-            return
-        self._ping_payload = os.urandom(4)
-        self._write_control(_PING, self._ping_payload)
-        timeout = cfg.ws_ping_timeout
-        self._timer = self.loop.call_later(timeout if timeout else cfg.ws_ping_interval, self._ping_check)
+        if self._ping_payload is None:
+            self._ping_payload = os.urandom(4)
+            self._write_control(_PING, self._ping_payload)
+            if cfg.ws_ping_timeout:
+                self._pong_timer = self.loop.call_later(cfg.ws_ping_timeout, self._pong_deadline)
+        self._timer = self.loop.call_later(cfg.ws_ping_interval, self._send_ping)
 
-    def _ping_check(self) -> None:
-        self._timer = None
-        if self.client_state != CONNECTED:
-            return
-        if self._ping_payload is not None and self.server.config.ws_ping_timeout:
+    def _pong_deadline(self) -> None:
+        self._pong_timer = None
+        if self._ping_payload is not None and self.client_state == CONNECTED:
+            # No pong within ws_ping_timeout: the peer is gone.
             self._fail(1011, "keepalive ping timeout")
             self.transport.abort()
-            return
-        self._ping_payload = None
-        interval = self.server.config.ws_ping_interval
-        self._timer = self.loop.call_later(interval, self._send_ping)
+
+    def _cancel_timers(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
 
     # ------------------------------------------------------------------ application API
     async def receive(self) -> str | bytes:
@@ -481,8 +484,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.client_state == DISCONNECTED:
             self.transport.close()
             return
-        if self._timer is not None:
-            self._timer.cancel()
+        self._cancel_timers()
         timeout = self.server.config.ws_close_timeout
         self._timer = self.loop.call_later(timeout, self._close_timeout)
         waiter = self._close_waiter = self.loop.create_future()
@@ -507,8 +509,7 @@ class WebSocketProtocol(asyncio.Protocol):
             if self.close_code is None:
                 self.close_code, self.close_reason = 1001, "server shutting down"
             self._write_control(_CLOSE, close_payload(1001, "server shutting down"))
-            if self._timer is not None:
-                self._timer.cancel()
+            self._cancel_timers()
             self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
             self._wake_all()
 
@@ -524,8 +525,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.client_state == DISCONNECTED:
             self.transport.close()
             return
-        if self._timer is not None:
-            self._timer.cancel()
+        self._cancel_timers()
         self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
 
 
