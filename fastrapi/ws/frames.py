@@ -64,13 +64,23 @@ def encode_frame(first_byte: int, payload: bytes) -> bytes:
     return frame_header(first_byte, len(payload)) + payload
 
 
-def unmask(payload: bytes | bytearray | memoryview, mask: bytes | bytearray) -> bytes:
+def _unmask_python(payload: bytes | bytearray | memoryview, mask: bytes | bytearray) -> bytes:
     """XOR ``payload`` with the 4-byte ``mask`` repeated, as one big-integer operation in C."""
     n = len(payload)
     if n == 0:
         return b""
     key = (bytes(mask) * ((n >> 2) + 1))[:n]
     return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+
+
+try:
+    # The websockets package's C helper (word-at-a-time XOR): 4x faster on 16 bytes, 60x on 64 KiB.
+    from websockets.speedups import apply_mask as _unmask_c
+except ImportError:  # pragma: no cover - platforms without the compiled helper
+    _unmask_c = None
+
+#: unmask(payload, mask) -> bytes: undo (or apply) the client's XOR mask.
+unmask = _unmask_c if _unmask_c is not None else _unmask_python
 
 
 def mask_payload(payload: bytes, mask: bytes) -> bytes:
