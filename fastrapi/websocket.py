@@ -89,14 +89,22 @@ class WebSocket:
     # ------------------------------------------------------------------ receiving
     async def receive_text(self) -> str:
         """The next message, which must be text. ConnectionError when closed, TypeError for binary."""
-        message = await self._conn.receive()
+        conn = self._conn
+        messages = conn.messages
+        while not messages:
+            await conn.wait_message()
+        message = conn.pop()
         if type(message) is str:
             return message
         raise TypeError("Expected a text message from the WebSocket, got a binary message")
 
     async def receive_bytes(self) -> bytes:
         """The next message, which must be binary. ConnectionError when closed, TypeError for text."""
-        message = await self._conn.receive()
+        conn = self._conn
+        messages = conn.messages
+        while not messages:
+            await conn.wait_message()
+        message = conn.pop()
         if type(message) is bytes:
             return message
         raise TypeError("Expected a binary message from the WebSocket, got a text message")

@@ -1141,3 +1141,25 @@ def test_many_concurrent_clients_each_get_their_own_messages_in_order(serve):
     results = asyncio.run(main())
     errors = [(i, r) for i, r in enumerate(results) if r is not True]
     assert not errors, f"{len(errors)} of {n_clients} clients failed, e.g. {errors[:3]!r}"
+
+
+def test_receive_cancelled_by_timeout_then_receive_again(serve):
+    """A receive abandoned by asyncio.wait_for leaves the connection usable for the next receive."""
+    import asyncio
+
+    app = FastrAPI()
+
+    @app.websocket("/ws")
+    async def handler(ws):
+        await ws.accept()
+        try:
+            await asyncio.wait_for(ws.receive_text(), 0.1)
+        except asyncio.TimeoutError:
+            await ws.send_text("timeout")
+        await ws.send_text("again:" + await ws.receive_text())
+
+    srv = serve(app)
+    with ws_connect(srv, "/ws") as ws:
+        assert recv(ws) == "timeout"
+        ws.send("x")
+        assert recv(ws) == "again:x"

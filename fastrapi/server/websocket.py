@@ -59,7 +59,7 @@ class WebSocketProtocol(asyncio.Protocol):
     __slots__ = (
         "server", "loop", "transport", "key", "request_headers",
         "client_state", "application_state", "close_code", "close_reason",
-        "_buf", "_messages", "_waiter", "_max_size", "_max_queue", "_low_queue",
+        "_buf", "messages", "_waiter", "_max_size", "_max_queue", "_low_queue",
         "_read_paused", "_write_paused", "_drain_waiter", "_deflate", "_extension",
         "_frag_op", "_frag_parts", "_frag_size", "_frag_decoder", "_frag_compressed",
         "_input_closed", "_close_sent", "_close_waiter", "_timer", "_pong_timer", "_ping_payload",
@@ -78,7 +78,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.close_code: int | None = None
         self.close_reason = ""
         self._buf = bytearray()
-        self._messages: deque[str | bytes] = deque()
+        self.messages: deque[str | bytes] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._max_size = cfg.ws_max_size
         self._max_queue = cfg.ws_max_queue
@@ -149,7 +149,7 @@ class WebSocketProtocol(asyncio.Protocol):
             data = buf  # type: ignore[assignment]
         end = len(data)
         pos = 0
-        messages = self._messages
+        messages = self.messages
         max_size = self._max_size
         try:
             while end - pos >= 2:
@@ -281,7 +281,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._deliver(message)
 
     def _deliver(self, message: str | bytes) -> None:
-        messages = self._messages
+        messages = self.messages
         messages.append(message)
         w = self._waiter
         if w is not None:
@@ -383,30 +383,37 @@ class WebSocketProtocol(asyncio.Protocol):
             self._pong_timer = None
 
     # ------------------------------------------------------------------ application API
-    async def receive(self) -> str | bytes:
-        """The next message: ``str`` for text, ``bytes`` for binary. Raises WebSocketDisconnect when closed."""
-        messages = self._messages
-        if not messages:
-            if self._input_closed or self.application_state == DISCONNECTED:
-                raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
-            if self.application_state == CONNECTING:
-                raise RuntimeError('WebSocket is not connected: call "await ws.accept()" first')
-            if self._waiter is not None:
-                raise RuntimeError("another coroutine is already waiting for the next message")
-            waiter = self._waiter = self.loop.create_future()
-            try:
-                await waiter
-            finally:
-                if self._waiter is waiter:
-                    self._waiter = None
-            if not messages:
-                raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+    def wait_message(self) -> "asyncio.Future[None]":
+        """A future resolved when a message arrives or the connection closes; raises if it already has.
+
+        Callers loop ``while not conn.messages: await conn.wait_message()`` then ``conn.pop()``: awaiting the
+        future directly keeps one coroutine frame per message off the hot path.
+        """
+        if self._input_closed or self.application_state == DISCONNECTED:
+            raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+        if self.application_state == CONNECTING:
+            raise RuntimeError('WebSocket is not connected: call "await ws.accept()" first')
+        if self._waiter is not None and not self._waiter.done():  # (a cancelled wait leaves a done future)
+            raise RuntimeError("another coroutine is already waiting for the next message")
+        waiter = self._waiter = self.loop.create_future()
+        return waiter
+
+    def pop(self) -> str | bytes:
+        """The oldest queued message; resumes reading from the socket once the queue has drained."""
+        messages = self.messages
         message = messages.popleft()
         if self._read_paused and len(messages) <= self._low_queue:
             self._read_paused = False
             if not self._input_closed:
                 self.transport.resume_reading()
         return message
+
+    async def receive(self) -> str | bytes:
+        """The next message: ``str`` for text, ``bytes`` for binary. Raises WebSocketDisconnect when closed."""
+        messages = self.messages
+        while not messages:
+            await self.wait_message()
+        return self.pop()
 
     def _check_send(self) -> None:
         if self.application_state == CONNECTED and not self._lost:
