@@ -14,7 +14,7 @@ class Request:
     __slots__ = (
         "method", "path", "raw_path", "query_string", "raw_headers", "_body", "path_params", "app",
         "_transport", "_headers", "_query_params", "_cookies", "_state", "_json", "http_version",
-        "scope",
+        "keep_alive",
     )
 
     def __init__(
@@ -28,6 +28,7 @@ class Request:
         transport: Any,
         app: Any = None,
         http_version: str = "1.1",
+        keep_alive: bool = True,
     ) -> None:
         self.method = method
         self.path = path
@@ -44,7 +45,16 @@ class Request:
         self._cookies: dict[str, str] | None = None
         self._state: State | None = None
         self._json: Any = _UNSET
-        self.scope: dict[str, Any] = {"type": "http"}
+        self.keep_alive = keep_alive
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        """An ASGI-style scope dict, for code written against Starlette's ``request.scope``."""
+        return {
+            "type": "http", "http_version": self.http_version, "method": self.method, "path": self.path,
+            "raw_path": self.raw_path, "query_string": self.query_string, "headers": self.raw_headers,
+            "path_params": self.path_params, "app": self.app, "client": self.client,
+        }
 
     @property
     def headers(self) -> Headers:

@@ -157,20 +157,24 @@ class WebSocket:
             pass
 
     # ------------------------------------------------------------------ sending
-    def send_text(self, data: str) -> Any:
-        """Send a text message; returns an awaitable that completes when it is handed to the socket."""
-        return self._conn.send_text(data)
+    async def send_text(self, data: str) -> None:
+        """Send a text message; completes when it is handed to the socket (waits if the client is slow)."""
+        conn = self._conn
+        if conn.write_text(data):
+            await conn.drain()
 
-    def send_bytes(self, data: bytes) -> Any:
+    async def send_bytes(self, data: bytes) -> None:
         """Send a binary message."""
-        return self._conn.send_bytes(data)
+        conn = self._conn
+        if conn.write_bytes(data):
+            await conn.drain()
 
-    def send_json(self, data: Any, mode: str = "text") -> Any:
+    async def send_json(self, data: Any, mode: str = "text") -> None:
         """Serialize ``data`` to JSON (orjson, compact) and send it as a text message."""
         encoded = orjson.dumps(data, default=_json_default)
-        if mode == "binary":
-            return self._conn.send_bytes(encoded)
-        return self._conn.send_text(encoded.decode("utf-8"))
+        conn = self._conn
+        if conn.write_bytes(encoded) if mode == "binary" else conn.write_utf8(encoded):
+            await conn.drain()
 
     async def send(self, message: Mapping[str, Any]) -> None:
         """Starlette-style: send an ASGI ``websocket.send``/``websocket.close`` message dict."""

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sys
 from collections import deque
+from contextvars import copy_context
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -286,9 +287,9 @@ class HttpProtocol(asyncio.Protocol):
             self.transport,
             self.app,
             parser.get_http_version(),
+            parser.should_keep_alive(),
         )
-        keep_alive = request.scope["keep_alive"] = parser.should_keep_alive()
-        if not keep_alive:
+        if not request.keep_alive:
             self._no_more = True  # the client said Connection: close; what follows is not parsed
         if parser.should_upgrade():
             self._upgrade = request
@@ -313,11 +314,26 @@ class HttpProtocol(asyncio.Protocol):
                 self._send_now(request, self.app.error_response(404, None))
             return
         request.path_params = params  # type: ignore[assignment]
+        inline = route.call_inline
+        if inline is not None:
+            # The handler cannot suspend (no await in its code): run it here, in its own context copy.
+            try:
+                response = copy_context().run(inline, request)
+            except Exception as exc:
+                self._busy = True
+                self._task = _start_task(self.loop, self._respond_error(request, exc))
+                return
+            self._send_now(request, response)
+            return
         self._busy = True
         self._task = _start_task(self.loop, self._run(route, request))
 
-    def _send_now(self, request: Request, response: Response) -> None:
+    def _send_now(self, request: Request, response: Any) -> None:
         self._write_response(request, response)
+        if self._write_paused or (type(response) is not bytes and response.background is not None):
+            self._busy = True
+            self._task = _start_task(self.loop, self._after_write(request, response))
+            return
         self._after_response(request)
 
     async def _run(self, route: Any, request: Request) -> None:
@@ -325,10 +341,20 @@ class HttpProtocol(asyncio.Protocol):
             response = await route.handle(request)
         except Exception as exc:  # HTTPException, validation errors, handler bugs
             response = await self.app.handle_exception(request, exc)
+        await self._respond(request, response)
+
+    async def _respond_error(self, request: Request, exc: Exception) -> None:
+        await self._respond(request, await self.app.handle_exception(request, exc))
+
+    async def _respond(self, request: Request, response: Any) -> None:
         if self.transport.is_closing():
             self._busy = False
             return
         self._write_response(request, response)
+        await self._after_write(request, response)
+
+    async def _after_write(self, request: Request, response: Any) -> None:
+        """Wait for the write buffer to drain, run background work, then serve the next request."""
         if self._write_paused:
             await self._drain()
         if type(response) is not bytes and response.background is not None:
@@ -347,7 +373,7 @@ class HttpProtocol(asyncio.Protocol):
             await w
 
     def _after_response(self, request: Request) -> None:
-        if not request.scope["keep_alive"]:
+        if not request.keep_alive:
             self._pipeline.clear()
             self.transport.close()
             return
@@ -375,7 +401,7 @@ class HttpProtocol(asyncio.Protocol):
             self._on_upgrade(b"")
 
     def _write_response(self, request: Request, response: Any) -> None:
-        keep_alive = request.scope["keep_alive"] and not (
+        keep_alive = request.keep_alive and not (
             (self._closing or self._deferred_error is not None) and not self._pipeline
         )
         head = request.method == "HEAD"
@@ -437,7 +463,7 @@ class HttpProtocol(asyncio.Protocol):
         self._upgrade = None
         if not any(n == b"upgrade" and b"websocket" in v.lower() for n, v in request.raw_headers):
             # Another protocol (h2c...) asked for: answer as plain HTTP and close, since the parser stopped.
-            request.scope["keep_alive"] = False
+            request.keep_alive = False
             self._dispatch(request)
             return
         server = self.server

@@ -422,36 +422,43 @@ class WebSocketProtocol(asyncio.Protocol):
             raise RuntimeError('WebSocket is not connected: call "await ws.accept()" before sending')
         raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
 
-    async def send_text(self, data: str) -> None:
-        """Send one text message (compressed when permessage-deflate is on and it is worth it)."""
+    def write_text(self, data: str) -> bool:
+        """Frame and write one text message; True when the caller must ``await drain()``."""
         if self.application_state != CONNECTED or self._lost:
             self._check_send()
-        payload = data.encode("utf-8")
+        return self._write_message(0x81, TEXT_HEADERS, data.encode("utf-8"))
+
+    def write_utf8(self, payload: bytes) -> bool:
+        """Like ``write_text`` for text that is already UTF-8 bytes (orjson's output)."""
+        if self.application_state != CONNECTED or self._lost:
+            self._check_send()
+        return self._write_message(0x81, TEXT_HEADERS, payload)
+
+    def write_bytes(self, data: bytes | bytearray | memoryview) -> bool:
+        """Frame and write one binary message; True when the caller must ``await drain()``."""
+        if self.application_state != CONNECTED or self._lost:
+            self._check_send()
+        return self._write_message(0x82, BINARY_HEADERS, data)
+
+    def _write_message(self, first: int, short_headers: list[bytes], payload: Any) -> bool:
+        """One unfragmented data frame; compressed (RSV1) when deflate is on and it is worth it."""
         n = len(payload)
         if self._deflate is not None and n >= MIN_COMPRESS_SIZE:
-            payload = self._deflate.compress(payload)
-            self.transport.write(frame_header(0xC1, len(payload)) + payload)
+            payload = self._deflate.compress(bytes(payload))
+            self.transport.write(frame_header(first | RSV1, len(payload)) + payload)
         elif n < 126:
-            self.transport.write(TEXT_HEADERS[n] + payload)
+            self.transport.write(short_headers[n] + payload)
         else:
-            self._write_data(0x81, payload)
-        if self._write_paused:
-            await self._drain()
+            self._write_data(first, payload)
+        return self._write_paused
+
+    async def send_text(self, data: str) -> None:
+        if self.write_text(data):
+            await self.drain()
 
     async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
-        """Send one binary message."""
-        if self.application_state != CONNECTED or self._lost:
-            self._check_send()
-        n = len(data)
-        if self._deflate is not None and n >= MIN_COMPRESS_SIZE:
-            payload = self._deflate.compress(bytes(data))
-            self.transport.write(frame_header(0xC2, len(payload)) + payload)
-        elif n < 126:
-            self.transport.write(BINARY_HEADERS[n] + data)
-        else:
-            self._write_data(0x82, data)
-        if self._write_paused:
-            await self._drain()
+        if self.write_bytes(data):
+            await self.drain()
 
     def _write_data(self, first: int, payload: Any) -> None:
         header = frame_header(first, len(payload))
@@ -464,7 +471,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if not self._lost:
             self.transport.write(frame_header(first, len(payload)) + payload)
 
-    async def _drain(self) -> None:
+    async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""
         while self._write_paused and not self._lost:
             w = self._drain_waiter
