@@ -1,0 +1,661 @@
+#!/usr/bin/env python3
+"""FastrAPI benchmark: ours against FastAPI + uvicorn[standard], the published fastrapi 0.2.11
+and bare ceiling servers, side by side on this machine, in one run.
+
+Every server runs pinned to one core (taskset -c 1), the load generator to the other
+(taskset -c 0); each (server, scenario) pair gets a freshly started server, listening on
+127.0.0.1 only, that is always stopped afterwards (SIGTERM, then SIGKILL), also on errors and
+timeouts.  A server that does not start is reported as 'failed', one whose process is gone after
+the load as 'crashed'; the run goes on either way.
+
+    python3 bench/run.py           # runs bench/setup.sh (venvs under bench/.venvs/, reused when
+                                   # present), then everything, 10 s per measurement
+    python3 bench/run.py --quick   # 3 s per measurement
+    python3 bench/run.py --only ws-16b-text,ours,fastapi
+
+Writes bench/results/latest.md and bench/results/latest.json; server logs go to
+bench/results/logs/.  Uses only the standard library (any python3 can run it).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import fnmatch
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+VENVS = Path(os.environ.get("BENCH_VENVS") or BENCH / ".venvs").resolve()
+APPS = BENCH / "apps"
+LOAD = BENCH / "load"
+RESULTS = BENCH / "results"
+LOGS = RESULTS / "logs"
+
+# --------------------------------------------------------------------------------------------
+# What is measured
+
+
+class Server:
+    def __init__(self, name, label, venv, script, kinds=("http", "ws"), scenarios=None):
+        self.name, self.label, self.venv, self.script = name, label, venv, script
+        self.kinds = kinds            # which scenario kinds it serves
+        self.scenarios = scenarios    # None: every scenario of its kinds
+
+    def serves(self, sc):
+        return sc.kind in self.kinds and (self.scenarios is None or sc.name in self.scenarios)
+
+    @property
+    def python(self):
+        return VENVS / self.venv / "bin" / "python"
+
+
+SERVERS = [
+    Server("ours", "FastrAPI (ours)", "ours", "ours_app.py"),
+    Server("fastapi", "FastAPI+uvicorn", "fastapi", "fastapi_app.py"),
+    Server("fastrapi-0.2.11", "fastrapi 0.2.11 (PyPI)", "fastrapi", "fastrapi_pub_app.py"),
+    # Ceilings.  The canned-response server answers every request with {"Hello":"World"}, so it
+    # is only a like-for-like ceiling for the GET JSON hello scenario.
+    Server("bare-http", "bare uvloop+httptools", "ours", "bare_http.py", kinds=("http",),
+           scenarios=("get-json",)),
+    Server("bare-picows", "bare picows echo", "ours", "bare_picows.py", kinds=("ws",)),
+]
+
+
+class Scenario:
+    def __init__(self, name, title, kind, path, *, method="GET", body=None, expect=None,
+                 lua=None, conns=64, size=16, binary=False):
+        self.name, self.title, self.kind, self.path = name, title, kind, path
+        self.method, self.body, self.expect, self.lua = method, body, expect, lua
+        self.conns, self.size, self.binary = conns, size, binary
+
+    @property
+    def unit(self):
+        return "req/s" if self.kind == "http" else "msg/s"
+
+
+USER = {"name": "Alice", "age": 30, "email": "alice@example.com"}
+SCENARIOS = [
+    Scenario("get-json", "GET /json hello", "http", "/json", expect={"Hello": "World"}),
+    Scenario("get-path", "GET /items/{item_id} path param", "http", "/items/42", expect={"item_id": 42}),
+    Scenario("get-query", "GET /search?q=&limit= query params", "http", "/search?q=fastrapi&limit=5",
+             expect={"q": "fastrapi", "limit": 5}),
+    Scenario("post-pydantic", "POST /users pydantic body", "http", "/users", method="POST",
+             body=json.dumps(USER, separators=(",", ":")).encode(), expect=USER,
+             lua=LOAD / "post_users.lua"),
+    Scenario("ws-16b-text", "WS echo 16 B text, 64 conns", "ws", "/ws", conns=64, size=16),
+    Scenario("ws-64k-text", "WS echo 64 KiB text, 8 conns", "ws", "/ws", conns=8, size=65536),
+    Scenario("ws-16b-binary", "WS echo 16 B binary, 64 conns", "ws", "/wsb", conns=64, size=16, binary=True),
+]
+
+# Ratio columns: (column title, numerator server, denominator server or {scenario: server})
+RATIOS = [
+    ("ours/FastAPI", "ours", "fastapi"),
+    ("ours/fastrapi-0.2.11", "ours", "fastrapi-0.2.11"),
+    ("ours/bare", "ours", {"get-json": "bare-http", "ws-16b-text": "bare-picows",
+                           "ws-64k-text": "bare-picows", "ws-16b-binary": "bare-picows"}),
+]
+# Targets from the issue: (scenario, numerator, denominator, minimum ratio)
+TARGETS = [
+    ("ws-16b-text", "ours", "fastapi", 4.0),
+    ("ws-16b-text", "ours", "bare-picows", 0.75),
+    ("get-json", "ours", "fastrapi-0.2.11", 4.0),
+    ("get-json", "ours", "bare-http", 0.6),
+]
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def log(msg):
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, timeout=0.2):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def cpu_ticks(pid):
+    """utime+stime of a process (all its threads), in clock ticks; None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def machine_ticks():
+    """(busy, total) clock ticks of the whole machine since boot, from /proc/stat."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(f[:8])          # user nice system idle iowait irq softirq steal
+    return total - f[3] - f[4], total
+
+
+def wait_quiet(max_wait, threshold=10.0):
+    """Wait (bounded) until other processes use under `threshold`% of the machine for 1 s.
+    Returns the busy share seen last (percent of all cores)."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        b0, t0 = machine_ticks()
+        time.sleep(1.0)
+        b1, t1 = machine_ticks()
+        busy = 100.0 * (b1 - b0) / max(1, t1 - t0)
+        if busy < threshold or time.monotonic() >= deadline:
+            return busy
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def tail(path, n=12):
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    # strip ANSI colours some servers print
+    return "\n".join(re.sub(r"\x1b\[[0-9;]*m", "", ln)[:300] for ln in lines[-n:])
+
+
+class Proc:
+    """A server process in its own session, so that the whole group can be signalled."""
+
+    def __init__(self, server, port, logpath, cpu):
+        self.logpath = logpath
+        self.logf = open(logpath, "wb")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+        cmd = [str(server.python), str(APPS / server.script), str(port)]
+        if cpu is not None:
+            cmd = ["taskset", "-c", str(cpu)] + cmd      # taskset execs: pid is the server's
+        self.p = subprocess.Popen(cmd, cwd=APPS, stdout=self.logf, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def returncode(self):
+        return self.p.poll()
+
+    def stop(self, grace=5.0):
+        if self.p.poll() is None:
+            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(self.p.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.p.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        else:
+            # the server is gone; make sure nothing it started survives it
+            try:
+                os.killpg(self.p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.logf.close()
+
+
+def wait_listening(proc, port, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            return f"exited with code {proc.returncode()} before listening"
+        if port_open(port):
+            return None
+        time.sleep(0.1)
+    return f"not listening after {timeout:.0f} s"
+
+
+def http_probe(port, sc, timeout=5.0):
+    """One request; None if the answer is what the scenario expects, else what went wrong."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {"Content-Type": "application/json"} if sc.body is not None else {}
+        conn.request(sc.method, sc.path, body=sc.body, headers=headers)
+        r = conn.getresponse()
+        data = r.read()
+    except Exception as exc:  # noqa: BLE001
+        return f"probe request failed: {type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+    try:
+        got = json.loads(data)
+    except ValueError:
+        got = data[:200]
+    if r.status != 200 or got != sc.expect:
+        return f"probe: HTTP {r.status}, body {data[:200]!r} (expected 200 {json.dumps(sc.expect)})"
+    return None
+
+
+WRK_RPS = re.compile(r"Requests/sec:\s*([\d.]+)")
+WRK_TOTAL = re.compile(r"(\d+) requests in")
+WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
+WRK_SOCKERR = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def run_wrk(port, sc, seconds, cpu, conns=64):
+    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
+    if sc.lua:
+        cmd += ["-s", str(sc.lua)]
+    cmd.append(f"http://127.0.0.1:{port}{sc.path}")
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "rate": 0.0, "error": "wrk did not finish in time"}
+    m = WRK_RPS.search(out)
+    if not m:
+        return {"ok": False, "rate": 0.0, "error": "no result from wrk: " + out.strip()[-300:]}
+    res = {"ok": True, "rate": float(m.group(1)), "error": None}
+    total = int(WRK_TOTAL.search(out).group(1)) if WRK_TOTAL.search(out) else 0
+    non2xx = int(WRK_NON2XX.search(out).group(1)) if WRK_NON2XX.search(out) else 0
+    se = WRK_SOCKERR.search(out)
+    sockerr = dict(zip(("connect", "read", "write", "timeout"), map(int, se.groups()))) if se else {}
+    res.update(requests=total, non2xx=non2xx, socket_errors=sockerr)
+    problems = []
+    if non2xx:
+        problems.append(f"{non2xx} non-2xx responses")
+    if sum(sockerr.values()):
+        problems.append("socket errors " + ", ".join(f"{k} {v}" for k, v in sockerr.items() if v))
+    if total == 0:
+        problems.append("no request completed")
+    if problems:
+        res["error"] = "; ".join(problems)
+        # a few read errors at the very end (connections cut at shutdown) are harmless
+        res["ok"] = total > 0 and (non2xx + sum(sockerr.values())) <= max(10, total // 1000)
+    return res
+
+
+def run_ws_load(port, sc, seconds, warmup, cpu):
+    cmd = [str(VENVS / "load" / "bin" / "python"), str(LOAD / "ws_load.py"),
+           f"ws://127.0.0.1:{port}{sc.path}", "--conns", str(sc.conns), "--size", str(sc.size),
+           "--duration", str(seconds), "--warmup", str(warmup)]
+    if sc.binary:
+        cmd.append("--binary")
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
+    limit = seconds + warmup + 5 * (sc.conns // 16 + 1) + 30
+    try:
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "rate": 0.0, "error": f"load client did not finish in {limit:.0f} s"}
+    for line in reversed(cp.stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                break
+    return {"ok": False, "rate": 0.0,
+            "error": f"load client gave no result (exit {cp.returncode}): {cp.stderr.strip()[-300:]}"}
+
+
+def measure(server, sc, args, tag):
+    """Start the server, probe, load, stop.  Returns a result dict with a 'status'."""
+    res = {"server": server.name, "scenario": sc.name, "status": "failed", "rate": None}
+    if not server.python.exists() or not (VENVS / server.venv / ".ok").exists():
+        res["error"] = f"venv bench/.venvs/{server.venv} missing or incomplete: run bench/setup.sh"
+        return res
+    if sc.kind == "ws" and not (VENVS / "load" / ".ok").exists():
+        res["error"] = "venv bench/.venvs/load missing: run bench/setup.sh"
+        return res
+    if args.idle_wait > 0:
+        busy = wait_quiet(args.idle_wait)
+        if busy >= 10.0:
+            res["busy_before"] = round(busy, 1)
+    port = free_port()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    logpath = LOGS / f"{server.name}-{sc.name}{tag}.log"
+    proc = Proc(server, port, logpath, args.server_cpu)
+    try:
+        err = wait_listening(proc, port, args.start_timeout)
+        if err:
+            res["error"] = err
+            res["log_tail"] = tail(logpath)
+            return res
+        if sc.kind == "http":
+            err = http_probe(port, sc)
+            if err:
+                if not proc.alive():
+                    res["status"] = "crashed"
+                    err += f"; server exited with code {proc.returncode()}"
+                else:
+                    res["status"] = "bad-response"
+                res["error"] = err
+                res["log_tail"] = tail(logpath)
+                return res
+            if args.warmup > 0:
+                run_wrk(port, sc, args.warmup, args.client_cpu)
+        t0, c0, s0, m0 = time.monotonic(), children_cpu(), cpu_ticks(proc.pid), machine_ticks()[0]
+        if sc.kind == "http":
+            load = run_wrk(port, sc, args.duration, args.client_cpu)
+        else:
+            load = run_ws_load(port, sc, args.duration, args.warmup, args.client_cpu)
+        wall, s1, m1 = time.monotonic() - t0, cpu_ticks(proc.pid), machine_ticks()[0]
+        hz = os.sysconf("SC_CLK_TCK")
+        client_s = children_cpu() - c0
+        res["client_cpu"] = round(100 * client_s / wall, 1) if wall > 0 else None
+        if s0 is not None and s1 is not None and wall > 0:
+            server_s = (s1 - s0) / hz
+            res["server_cpu"] = round(100 * server_s / wall, 1)
+            # CPU used by anything else on the machine meanwhile (other jobs, and kernel work on
+            # the loopback that is not charged to either process), in percent of one core.
+            res["other_cpu"] = round(100 * ((m1 - m0) / hz - server_s - client_s) / wall, 1)
+        res["load"] = load
+        time.sleep(0.2)  # let a dying server finish dying
+        if not proc.alive():
+            res["status"] = "crashed"
+            res["error"] = f"server process exited with code {proc.returncode()} during the load" + (
+                f" ({load.get('error')})" if load.get("error") else "")
+            res["log_tail"] = tail(logpath)
+            return res
+        res["rate"] = load.get("rate") or 0.0
+        res["status"] = "ok" if load.get("ok") else "error"
+        if load.get("error"):
+            res["error"] = load["error"]
+            res["log_tail"] = tail(logpath)
+        return res
+    except Exception as exc:  # noqa: BLE001 - never let one pair stop the run
+        res["status"] = "error"
+        res["error"] = f"runner: {type(exc).__name__}: {exc}"
+        return res
+    finally:
+        proc.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+
+
+NOISY = 25.0
+
+
+def noisy(r):
+    return (r.get("other_cpu") or 0) > NOISY or "busy_before" in r
+
+
+def fmt_rate(r):
+    if r is None:
+        return "-"
+    st = r["status"]
+    if st == "ok":
+        return f"{r['rate']:,.0f}" + (" ~" if noisy(r) else "")
+    if st == "error" and r.get("rate"):
+        return f"{r['rate']:,.0f} (!)"
+    return st
+
+
+def ratio(results, sc, num, den):
+    a, b = results.get((num, sc)), results.get((den, sc))
+    if not a or not b or a["status"] != "ok" or b["status"] != "ok" or not b["rate"]:
+        return None
+    return a["rate"] / b["rate"]
+
+
+def environment():
+    info = {"date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "host_cpus": os.cpu_count(), "kernel": platform.release()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        info["git"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                     capture_output=True, text=True, timeout=5).stdout.strip() or None
+    except Exception:  # noqa: BLE001
+        info["git"] = None
+    versions = {}
+    for venv, pkgs in (("ours", ("fastrapi", "uvloop", "httptools", "orjson", "pydantic", "websockets", "picows")),
+                       ("fastapi", ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "websockets", "pydantic")),
+                       ("fastrapi", ("fastrapi", "pydantic")), ("load", ("picows", "uvloop", "aiofastnet"))):
+        ok = VENVS / venv / ".ok"
+        if not ok.exists():
+            versions[venv] = "missing"
+            continue
+        lines = ok.read_text().splitlines()
+        v = {"python": lines[0].split()[-1] if lines else "?"}
+        for ln in lines[1:]:
+            name = re.split(r"[=@ ]", ln, 1)[0].lower().replace("_", "-")
+            if name in pkgs:
+                v[name] = ln.split("==", 1)[1] if "==" in ln else "editable"
+            elif ln.startswith("-e ") or "Editable" in ln:
+                v.setdefault("fastrapi", "editable (this repo)")
+        versions[venv] = v
+    info["versions"] = versions
+    try:
+        wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=5)
+        info["wrk"] = (wrk.stdout + wrk.stderr).strip().splitlines()[0]
+    except Exception:  # noqa: BLE001
+        info["wrk"] = None
+    return info
+
+
+def render(results, scenarios, servers, args, env, started_load, elapsed):
+    S = {s.name: s for s in SERVERS}
+    cols = [s for s in servers]
+    lines = [
+        "# FastrAPI benchmark",
+        "",
+        f"{env['date']} · {env.get('cpu', '?')} · {env['host_cpus']} cores · server on CPU "
+        f"{args.server_cpu}, load on CPU {args.client_cpu} · {args.duration:g} s per measurement "
+        f"(+{args.warmup:g} s warmup) · repeat {args.repeat} (median) · git {env.get('git') or 'none'} · "
+        f"load average at start {started_load}",
+        "",
+        "HTTP: `wrk -t1 -c64`; WebSocket: picows client, one message in flight per connection. "
+        "Rates in requests/s (HTTP) or echoed messages/s (WebSocket). "
+        "`~` marks a rate measured while other processes were using the machine; `(!)` one with errors.",
+        "",
+    ]
+    ratios = [(t, num, den) for t, num, den in RATIOS if num in servers and any(
+        d in servers for d in (den.values() if isinstance(den, dict) else [den]))]
+    head = ["scenario"] + [S[s].label for s in cols] + [t for t, *_ in ratios]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for sc in scenarios:
+        row = [sc.title]
+        for s in cols:
+            row.append(fmt_rate(results.get((s, sc.name))) if S[s].serves(sc) else "")
+        for _, num, den in ratios:
+            d = den.get(sc.name) if isinstance(den, dict) else den
+            r = ratio(results, sc.name, num, d) if d else None
+            row.append(f"{r:.2f}x" if r is not None else "")
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "## Targets (ratios measured in this run)", "",
+              "| scenario | ratio | target | measured | verdict |", "|---|---|---|---|---|"]
+    for scn, num, den, need in TARGETS:
+        if scn not in {s.name for s in scenarios} or num not in servers or den not in servers:
+            continue
+        r = ratio(results, scn, num, den)
+        verdict = "n/a" if r is None else ("PASS" if r >= need else "FAIL")
+        lines.append(f"| {scn} | {num} / {den} | >= {need:g}x | "
+                     f"{'-' if r is None else f'{r:.2f}x'} | {verdict} |")
+    notes = []
+    for (s, scn), r in sorted(results.items()):
+        if r["status"] != "ok" or r.get("error"):
+            notes.append(f"- **{s} / {scn}: {r['status']}** — {r.get('error') or ''}".rstrip(" —"))
+    for (s, scn), r in sorted(results.items()):
+        if r["status"] == "ok" and noisy(r):
+            why = []
+            if "busy_before" in r:
+                why.append(f"machine {r['busy_before']:.0f}% busy before the start")
+            if (r.get("other_cpu") or 0) > NOISY:
+                why.append(f"other processes used {r['other_cpu']:.0f}% of a core during it")
+            notes.append(f"- ~ {s} / {scn}: measured on a busy machine ({'; '.join(why)}): not reliable")
+    if notes:
+        lines += ["", "## Failures and warnings", ""] + notes
+    cpu = []
+    for (s, scn), r in sorted(results.items()):
+        if r.get("server_cpu") is not None:
+            cpu.append(f"{s}/{scn}: server {r['server_cpu']:.0f}%, load {r.get('client_cpu') or 0:.0f}%, "
+                       f"other {max(0.0, r.get('other_cpu') or 0):.0f}%")
+    if cpu:
+        lines += ["", "<details><summary>CPU use during the load, percent of one core (a server well under "
+                  "100% means the load generator or the round trip set the pace; 'other' is everything "
+                  "else on the machine, including loopback kernel work)</summary>", "",
+                  "; ".join(cpu), "", "</details>"]
+    lines += ["", "Versions: " + json.dumps(env["versions"]), f"wrk: {env.get('wrk')}",
+              f"Total time {elapsed:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def combine(runs):
+    """Median over repeats of the ok runs; the first failure when none was ok."""
+    ok = [r for r in runs if r["status"] == "ok"]
+    if not ok:
+        return runs[0]
+    best = dict(ok[len(ok) // 2])
+    best["rate"] = statistics.median(r["rate"] for r in ok)
+    best["runs"] = [r["rate"] for r in runs if r["status"] == "ok"]
+    if len(ok) < len(runs):
+        best["error"] = f"{len(runs) - len(ok)} of {len(runs)} repeats not ok: " + "; ".join(
+            f"{r['status']}: {r.get('error')}" for r in runs if r["status"] != "ok")
+    return best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per pair (default 10)")
+    ap.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring (default 2)")
+    ap.add_argument("--quick", action="store_true", help="3 s per measurement, 1 s warmup")
+    ap.add_argument("--repeat", type=int, default=1, help="measure each pair N times, report the median")
+    ap.add_argument("--only", default="",
+                    help="comma-separated scenario and/or server names (globs allowed), e.g. "
+                         "'ws-*,ours,fastapi'; scenarios: " + ", ".join(s.name for s in SCENARIOS) +
+                         "; servers: " + ", ".join(s.name for s in SERVERS))
+    ap.add_argument("--server-cpu", default="1", help="CPU list for the servers (taskset), default 1")
+    ap.add_argument("--client-cpu", default="0", help="CPU list for the load generator, default 0")
+    ap.add_argument("--start-timeout", type=float, default=20.0, help="seconds a server has to start listening")
+    ap.add_argument("--idle-wait", type=float, default=30.0,
+                    help="before each measurement wait up to this many seconds for the machine to be "
+                         "quiet (other processes under 10%% CPU); 0 disables (default 30)")
+    ap.add_argument("--noisy-threshold", type=float, default=25.0,
+                    help="flag a measurement when other CPU use during it exceeds this percent of "
+                         "one core (default 25)")
+    ap.add_argument("--noisy-retries", type=int, default=2,
+                    help="measure a pair again (up to N times) when it ran on a busy machine; the "
+                         "least disturbed measurement is kept (default 2)")
+    ap.add_argument("--no-setup", action="store_true",
+                    help="do not run bench/setup.sh first (it builds missing venvs, reuses the others "
+                         "and refreshes the editable install of this repository)")
+    ap.add_argument("--out", default=str(RESULTS / "latest"), help="output path without extension")
+    args = ap.parse_args()
+    if args.quick:
+        args.duration, args.warmup = 3.0, 1.0
+    global NOISY
+    NOISY = args.noisy_threshold
+    if args.server_cpu.lower() == "none":
+        args.server_cpu = None
+    if args.client_cpu.lower() == "none":
+        args.client_cpu = None
+
+    scenarios, servers = list(SCENARIOS), [s.name for s in SERVERS]
+    tokens = [t.strip() for t in args.only.split(",") if t.strip()]
+    if tokens:
+        sc_tok = [t for t in tokens if any(fnmatch.fnmatch(s.name, t) for s in SCENARIOS)]
+        sv_tok = [t for t in tokens if any(fnmatch.fnmatch(s.name, t) for s in SERVERS)]
+        unknown = [t for t in tokens if t not in sc_tok and t not in sv_tok]
+        if unknown:
+            ap.error(f"--only: unknown name(s) {unknown}")
+        if sc_tok:
+            scenarios = [s for s in SCENARIOS if any(fnmatch.fnmatch(s.name, t) for t in sc_tok)]
+        if sv_tok:
+            servers = [s.name for s in SERVERS if any(fnmatch.fnmatch(s.name, t) for t in sv_tok)]
+    S = {s.name: s for s in SERVERS}
+    servers = [s for s in servers if any(S[s].serves(sc) for sc in scenarios)]
+    scenarios = [sc for sc in scenarios if any(S[s].serves(sc) for s in servers)]
+    if not scenarios or not servers:
+        ap.error("nothing to run with that --only")
+    if subprocess.run(["which", "wrk"], capture_output=True).returncode and any(s.kind == "http" for s in scenarios):
+        log("warning: wrk not found: HTTP scenarios will fail")
+    for cpus in (args.server_cpu, args.client_cpu):
+        if cpus is not None and subprocess.run(["taskset", "-c", cpus, "true"], capture_output=True).returncode:
+            ap.error(f"cannot pin to CPU {cpus} (see --server-cpu/--client-cpu, or 'none')")
+
+    if not args.no_setup:
+        needed = sorted({S[s].venv for s in servers} | ({"load"} if any(sc.kind == "ws" for sc in scenarios) else set()))
+        log(f"bench/setup.sh {' '.join(needed)} (venvs are reused; --no-setup skips this)")
+        try:
+            subprocess.run(["bash", str(BENCH / "setup.sh"), *needed], timeout=1800)
+        except subprocess.TimeoutExpired:
+            log("setup.sh did not finish in 30 min; going on with what is there")
+    env = environment()
+    load0 = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    pairs = [(sc, S[s]) for sc in scenarios for s in servers if S[s].serves(sc)]
+    per = args.duration + args.warmup + 3
+    log(f"{len(pairs)} measurements x {args.repeat}, about {len(pairs) * args.repeat * per / 60:.1f} min")
+    t_start = time.monotonic()
+    runs: dict[tuple[str, str], list] = {}
+    for rep in range(args.repeat):
+        for sc, server in pairs:
+            tag = f"-{rep + 1}" if args.repeat > 1 else ""
+            r = measure(server, sc, args, tag)
+            last = r
+            for _ in range(args.noisy_retries):
+                if last["status"] != "ok" or not noisy(last):
+                    break
+                log(f"{sc.name:14} {server.name:16} {last['rate']:,.0f} {sc.unit} measured on a busy machine "
+                    f"(other {last.get('other_cpu')}%): measuring again")
+                last = measure(server, sc, args, tag)
+                if last["status"] == "ok" and (not noisy(last) or
+                                               (last.get("other_cpu") or 0) < (r.get("other_cpu") or 0)):
+                    r = last
+            runs.setdefault((server.name, sc.name), []).append(r)
+            rate = f"{r['rate']:,.0f} {sc.unit}" if r["rate"] is not None else ""
+            log(f"{sc.name:14} {server.name:16} {r['status']:12} {rate}"
+                + (f"  [{r['error'][:160]}]" if r.get("error") else ""))
+    results = {k: combine(v) for k, v in runs.items()}
+    elapsed = time.monotonic() - t_start
+
+    md = render(results, scenarios, servers, args, env, load0, elapsed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".md").write_text(md)
+    payload = {"environment": env, "load_average_at_start": load0,
+               "settings": {k: getattr(args, k) for k in ("duration", "warmup", "repeat", "server_cpu", "client_cpu")},
+               "scenarios": {sc.name: {"title": sc.title, "kind": sc.kind, "path": sc.path, "unit": sc.unit,
+                                       "conns": sc.conns if sc.kind == "ws" else 64,
+                                       "size": sc.size if sc.kind == "ws" else None} for sc in scenarios},
+               "results": [dict(v) for v in results.values()],
+               "ratios": {f"{sc.name}:{num}/{d}": ratio(results, sc.name, num, d)
+                          for sc in scenarios for _, num, den in RATIOS
+                          for d in [den.get(sc.name) if isinstance(den, dict) else den] if d},
+               "targets": [{"scenario": scn, "num": num, "den": den, "min": need,
+                            "ratio": ratio(results, scn, num, den)} for scn, num, den, need in TARGETS]}
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
+    print(md)
+    log(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
+
+
+if __name__ == "__main__":
+    main()
