@@ -112,6 +112,8 @@ class APIRoute(BaseRoute):
         self.response_adapter = _response_adapter(endpoint, response_model)
         self.handle = self._build_handle()
         self.call_inline = self._build_inline()
+        #: the same, for a handler without parameters: the server's fast path calls it without a Request
+        self.call_fast = self.call_inline if self.plan.empty else None
 
     def _build_handle(self) -> Callable[[Any], Any]:
         endpoint = self.endpoint
@@ -176,6 +178,8 @@ class APIRoute(BaseRoute):
         if adapter is None:
             if response_class is None and status_code == 200:
                 def serialize(result: Any) -> Any:
+                    if type(result) is dict:
+                        return dumps(result, default=_json_default)
                     if isinstance(result, Response):
                         return result
                     if isinstance(result, BaseModel):
@@ -268,7 +272,7 @@ class Router:
 
     def __init__(self) -> None:
         self.routes: list[BaseRoute] = []
-        self._static: dict[str, dict[str, APIRoute]] = {}
+        self.static: dict[str, dict[str, APIRoute]] = {}
         self._dynamic: list[APIRoute] = []
         self._ws_static: dict[str, WebSocketRoute] = {}
         self._ws_dynamic: list[WebSocketRoute] = []
@@ -283,7 +287,7 @@ class Router:
             return
         assert isinstance(route, APIRoute)
         if route.regex is None:
-            by_method = self._static.setdefault(route.path, {})
+            by_method = self.static.setdefault(route.path, {})
             for m in route.methods:
                 current = by_method.get(m)
                 if current is None or (m == "HEAD" and current.implicit_head and not route.implicit_head):
@@ -293,7 +297,7 @@ class Router:
 
     def match(self, method: str, path: str) -> tuple[APIRoute | None, dict[str, Any] | None, list[str] | None]:
         """(route, path_params, None) on a match; (None, None, allowed) for 405; (None, None, None) for 404."""
-        by_method = self._static.get(path)
+        by_method = self.static.get(path)
         if by_method is not None:
             route = by_method.get(method)
             if route is not None:

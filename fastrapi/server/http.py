@@ -36,6 +36,7 @@ _STATUS_LINES: dict[int, bytes] = {
 _JSON_200 = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
 _METHODS = {m: m.decode() for m in (b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"HEAD", b"OPTIONS")}
 _CLOSE = b"connection: close\r\n"
+_CLOSE_END = b"connection: close\r\n\r\n"
 _KEEP_ALIVE = b"connection: keep-alive\r\n"
 _NO_BODY_STATUS = frozenset((204, 304))
 
@@ -91,8 +92,8 @@ class HttpProtocol(asyncio.Protocol):
     """HTTP/1.1 server protocol for one connection."""
 
     __slots__ = (
-        "server", "loop", "router", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
-        "_body_size", "_expect_100", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
+        "server", "loop", "router", "_static_routes", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
+        "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_last_active", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
         "_task", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error",
     )
@@ -101,6 +102,7 @@ class HttpProtocol(asyncio.Protocol):
         self.server = server
         self.loop = server.loop
         self.router = server.router
+        self._static_routes = server.router.static
         self.app = server.app
         self.parser = httptools.HttpRequestParser(self)
         self.transport: Any = None
@@ -109,7 +111,6 @@ class HttpProtocol(asyncio.Protocol):
         self._hsize = 0
         self._body: list[bytes] = []
         self._body_size = 0
-        self._expect_100 = False
         self._busy = False
         self._pipeline: deque[Request] = deque()
         self._upgrade: Request | None = None
@@ -123,7 +124,7 @@ class HttpProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[Any] | None = None
         self._draining = False
-        self._in_headers = False
+        self._in_headers = True
         self._pending_head = 0
         self._no_more = False
         self._deferred_error: bytes | None = None
@@ -184,10 +185,14 @@ class HttpProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
             if self._in_headers:
-                # httptools buffers an unfinished header line itself: bound what it may hold.
-                self._pending_head += len(data)
-                if self._pending_head > self._max_header:
-                    raise _Reject(431, "Request Header Fields Too Large")
+                # httptools buffers an unfinished header line itself: bound what it may hold. A chunk in
+                # which the previous request ended (marked -1) is not counted: part of it was that request.
+                if self._pending_head < 0:
+                    self._pending_head = 0
+                else:
+                    self._pending_head += len(data)
+                    if self._pending_head > self._max_header:
+                        raise _Reject(431, "Request Header Fields Too Large")
         except httptools.HttpParserUpgrade as exc:
             self._on_upgrade(data[exc.args[0]:] if exc.args else b"")
         except _Reject as exc:
@@ -214,16 +219,6 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.close()
 
     # ------------------------------------------------------------------ httptools callbacks
-    def on_message_begin(self) -> None:
-        self._in_headers = True
-        self._pending_head = 0
-        self._url = b""
-        self._headers = []
-        self._hsize = 0
-        self._body = []
-        self._body_size = 0
-        self._expect_100 = False
-
     def on_url(self, url: bytes) -> None:
         self._url += url
         if len(self._url) > self._max_header:
@@ -243,14 +238,13 @@ class HttpProtocol(asyncio.Protocol):
             if size > self._max_body:
                 raise _Reject(413, "Request Entity Too Large")
         elif name == b"expect" and value.lower() == b"100-continue":
-            self._expect_100 = True
-
-    def on_headers_complete(self) -> None:
-        self._in_headers = False
-        if self._expect_100 and not self.parser.should_upgrade():
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            # Sent as soon as the header is seen: the client waits for it before sending the body.
+            # (No on_headers_complete callback: httptools skips callbacks a protocol does not define.)
+            if self.parser.get_http_version() != "1.0":
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
+        self._in_headers = False
         self._body_size += len(body)
         if self._body_size > self._max_body:
             raise _Reject(413, "Request Entity Too Large")
@@ -259,6 +253,17 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         parser = self.parser
         url = self._url
+        headers = self._headers
+        body = self._body
+        # Reset for the next request here rather than in an on_message_begin callback (one call less).
+        self._url = b""
+        self._headers = []
+        self._hsize = 0
+        self._in_headers = True
+        self._pending_head = -1
+        if body:
+            self._body = []
+            self._body_size = 0
         q = url.find(b"?")
         if q >= 0:
             raw_path, query = url[:q], url[q + 1 :]
@@ -276,18 +281,27 @@ class HttpProtocol(asyncio.Protocol):
                 path = "/" + path.split("://", 1)[-1].partition("/")[2] if "://" in path else path
         method_b = parser.get_method()
         method = _METHODS.get(method_b) or method_b.decode("latin-1")
-        body = self._body
+        keep_alive = parser.should_keep_alive()
+        version = parser.get_http_version()
+        if not self._busy and not self._closing and version == "1.1" and not parser.should_upgrade():
+            # Fast path: a static route whose handler takes no parameters and never awaits; no Request.
+            by_method = self._static_routes.get(path)
+            if by_method is not None:
+                route = by_method.get(method)
+                if route is not None and route.call_fast is not None:
+                    self._respond_fast(route, method, path, raw_path, query, headers, body, keep_alive)
+                    return
         request = Request(
             method,
             path,
             raw_path,
             query,
-            self._headers,
+            headers,
             body[0] if len(body) == 1 else b"".join(body),
             self.transport,
             self.app,
-            parser.get_http_version(),
-            parser.should_keep_alive(),
+            version,
+            keep_alive,
         )
         if not request.keep_alive:
             self._no_more = True  # the client said Connection: close; what follows is not parsed
@@ -303,6 +317,30 @@ class HttpProtocol(asyncio.Protocol):
         self._dispatch(request)
 
     # ------------------------------------------------------------------ dispatch
+    def _respond_fast(self, route: Any, method: str, path: str, raw_path: bytes, query: bytes,
+                      headers: list[tuple[bytes, bytes]], body: list[bytes], keep_alive: bool) -> None:
+        try:
+            response = copy_context().run(route.call_fast, None)
+        except Exception as exc:
+            request = self._make_request(method, path, raw_path, query, headers, body, keep_alive)
+            self._busy = True
+            self._task = _start_task(self.loop, self._respond_error(request, exc))
+            return
+        if type(response) is bytes and method != "HEAD":
+            self.transport.write(b"".join((
+                _JSON_200, str(len(response)).encode(), b"\r\n", self.server.date_server,
+                b"\r\n" if keep_alive else _CLOSE_END, response,
+            )))
+            if not keep_alive:
+                self.transport.close()
+            return
+        self._send_now(self._make_request(method, path, raw_path, query, headers, body, keep_alive), response)
+
+    def _make_request(self, method: str, path: str, raw_path: bytes, query: bytes,
+                      headers: list[tuple[bytes, bytes]], body: list[bytes], keep_alive: bool) -> Request:
+        return Request(method, path, raw_path, query, headers, body[0] if len(body) == 1 else b"".join(body),
+                       self.transport, self.app, "1.1", keep_alive)
+
     def _dispatch(self, request: Request) -> None:
         route, params, allowed = self.router.match(request.method, request.path)
         if route is None:
