@@ -16,7 +16,7 @@ from .exceptions import (
     WebSocketDisconnect,
     WebSocketException,
 )
-from .responses import PlainTextResponse, Response
+from .responses import PlainTextResponse, Response, encoded_json_response
 from .routing import APIRoute, Router, WebSocketRoute
 from .websocket import WebSocket
 
@@ -27,12 +27,7 @@ ExceptionHandler = Callable[[Any, Exception], Any]
 
 
 def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
-    resp = Response.__new__(Response)
-    resp.status_code = status
-    resp.body = orjson.dumps(content, default=str)
-    resp.background = None
-    resp.raw_headers = [(b"content-type", b"application/json"), *headers]
-    return resp
+    return encoded_json_response(orjson.dumps(content, default=str), status, headers)
 
 
 class FastrAPI:

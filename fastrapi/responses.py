@@ -5,7 +5,7 @@ import http.cookies
 import time
 from email.utils import format_datetime
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Iterable, Literal, Mapping
 from urllib.parse import quote
 
 import orjson
@@ -25,8 +25,6 @@ class Response:
 
     media_type: str | None = None
     charset = "utf-8"
-
-    __slots__ = ("status_code", "body", "raw_headers", "background", "__dict__")
 
     def __init__(
         self,
@@ -170,6 +168,21 @@ class JSONResponse(Response):
 
 
 ORJSONResponse = JSONResponse
+
+
+def encoded_json_response(
+    body: bytes,
+    status_code: int = 200,
+    headers: "Iterable[tuple[bytes, bytes]]" = (),
+    cls: "type[Response] | None" = None,
+) -> Response:
+    """A JSON response around an already-encoded body (nothing is rendered again)."""
+    resp = Response.__new__(cls or JSONResponse)
+    resp.status_code = status_code
+    resp.body = body
+    resp.background = None
+    resp.raw_headers = [(b"content-type", b"application/json"), *headers]
+    return resp
 
 
 class HTMLResponse(Response):

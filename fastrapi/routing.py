@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter
 from .concurrency import run_in_threadpool
 from .dependencies import Plan, build_plan, solve
 from .exceptions import ResponseValidationError
-from .responses import Response
+from .responses import Response, encoded_json_response
 
 _PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
 
@@ -112,8 +112,8 @@ class APIRoute(BaseRoute):
         self.response_adapter = _response_adapter(endpoint, response_model)
         self.handle = self._build_handle()
         self.call_inline = self._build_inline()
-        #: the same, for a handler without parameters: the server's fast path calls it without a Request
-        self.call_fast = self.call_inline if self.plan.empty else None
+        #: for a handler without parameters: the server's fast path calls this with no Request at all
+        self.call_fast = self._build_fast() if self.call_inline is not None and self.plan.empty else None
 
     def _build_handle(self) -> Callable[[Any], Any]:
         endpoint = self.endpoint
@@ -163,6 +163,27 @@ class APIRoute(BaseRoute):
 
         return call_inline
 
+    def _build_fast(self) -> Callable[[], Any]:
+        """``call_inline`` for a parameterless handler, with a dict result encoded right here."""
+        endpoint = self.endpoint
+        serialize = self._build_serializer()
+        plain = self.response_adapter is None and self.response_class is None and self.status_code == 200
+        dumps = orjson.dumps
+
+        def call_fast() -> Any:
+            coro = endpoint()
+            try:
+                coro.send(None)
+            except StopIteration as stop:
+                result = stop.value
+                if plain and type(result) is dict:
+                    return dumps(result, default=_json_default)
+                return serialize(result)
+            coro.close()
+            raise RuntimeError(f"{endpoint.__qualname__} suspended although its code has no await")
+
+        return call_fast
+
     def _build_serializer(self) -> Callable[[Any], Any]:
         """Result -> Response, or bytes of JSON sent with ``status_code`` (the fast path)."""
         adapter = self.response_adapter
@@ -173,7 +194,7 @@ class APIRoute(BaseRoute):
         def finish(body: bytes) -> Any:
             if response_class is None and status_code == 200:
                 return body
-            return _prebuilt(response_class, body, status_code)
+            return encoded_json_response(body, status_code, cls=response_class)
 
         if adapter is None:
             if response_class is None and status_code == 200:
@@ -237,18 +258,6 @@ def _is_json_class(cls: type) -> bool:
     return issubclass(cls, JSONResponse)
 
 
-def _prebuilt(cls: type[Response] | None, body: bytes, status_code: int) -> Response:
-    """A JSON response around an already-encoded body."""
-    from .responses import JSONResponse
-
-    resp = Response.__new__(cls or JSONResponse)
-    resp.status_code = status_code
-    resp.body = body
-    resp.background = None
-    resp.raw_headers = [(b"content-type", b"application/json")]
-    return resp
-
-
 class WebSocketRoute(BaseRoute):
     """A WebSocket route: the handler and its parameter plan (the WebSocket and path/query params)."""
 
@@ -274,6 +283,8 @@ class Router:
         self.routes: list[BaseRoute] = []
         self.static: dict[str, dict[str, APIRoute]] = {}
         self._dynamic: list[APIRoute] = []
+        #: raw target bytes -> method bytes -> route, for routes the server answers without a Request
+        self.fast: dict[bytes, dict[bytes, APIRoute]] = {}
         self._ws_static: dict[str, WebSocketRoute] = {}
         self._ws_dynamic: list[WebSocketRoute] = []
 
@@ -292,8 +303,20 @@ class Router:
                 current = by_method.get(m)
                 if current is None or (m == "HEAD" and current.implicit_head and not route.implicit_head):
                     by_method[m] = route
+            self._index_fast(route.path)
         else:
             self._dynamic.append(route)
+
+    def _index_fast(self, path: str) -> None:
+        """(Re)build the raw-bytes index of ``path`` from the static table: only fast-path routes."""
+        if not path.isascii() or "%" in path or "?" in path:
+            return
+        raw = path.encode("ascii")
+        entries = {m.encode(): r for m, r in self.static[path].items() if r.call_fast is not None}
+        if entries:
+            self.fast[raw] = entries
+        else:
+            self.fast.pop(raw, None)
 
     def match(self, method: str, path: str) -> tuple[APIRoute | None, dict[str, Any] | None, list[str] | None]:
         """(route, path_params, None) on a match; (None, None, allowed) for 405; (None, None, None) for 404."""

@@ -18,10 +18,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import httptools
-import orjson
 
 from ..requests import Request
-from ..responses import Response
 from ..ws.handshake import HandshakeError, validate_upgrade
 from .websocket import WebSocketProtocol
 
@@ -92,7 +90,7 @@ class HttpProtocol(asyncio.Protocol):
     """HTTP/1.1 server protocol for one connection."""
 
     __slots__ = (
-        "server", "loop", "router", "_static_routes", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
+        "server", "loop", "router", "_fast_routes", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
         "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_last_active", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
         "_task", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error",
@@ -102,7 +100,7 @@ class HttpProtocol(asyncio.Protocol):
         self.server = server
         self.loop = server.loop
         self.router = server.router
-        self._static_routes = server.router.static
+        self._fast_routes = server.router.fast
         self.app = server.app
         self.parser = httptools.HttpRequestParser(self)
         self.transport: Any = None
@@ -264,6 +262,15 @@ class HttpProtocol(asyncio.Protocol):
         if body:
             self._body = []
             self._body_size = 0
+        if not self._busy and not self._closing:
+            # Fast path: the raw target is a static route whose handler takes no parameters and never
+            # awaits. One dict lookup on the bytes; no URL decoding and no Request object.
+            by_method = self._fast_routes.get(url)
+            if by_method is not None:
+                route = by_method.get(parser.get_method())
+                if route is not None and not parser.should_upgrade() and parser.get_http_version() == "1.1":
+                    self._respond_fast(route, url, headers, body, parser.should_keep_alive())
+                    return
         q = url.find(b"?")
         if q >= 0:
             raw_path, query = url[:q], url[q + 1 :]
@@ -283,14 +290,6 @@ class HttpProtocol(asyncio.Protocol):
         method = _METHODS.get(method_b) or method_b.decode("latin-1")
         keep_alive = parser.should_keep_alive()
         version = parser.get_http_version()
-        if not self._busy and not self._closing and version == "1.1" and not parser.should_upgrade():
-            # Fast path: a static route whose handler takes no parameters and never awaits; no Request.
-            by_method = self._static_routes.get(path)
-            if by_method is not None:
-                route = by_method.get(method)
-                if route is not None and route.call_fast is not None:
-                    self._respond_fast(route, method, path, raw_path, query, headers, body, keep_alive)
-                    return
         request = Request(
             method,
             path,
@@ -317,24 +316,30 @@ class HttpProtocol(asyncio.Protocol):
         self._dispatch(request)
 
     # ------------------------------------------------------------------ dispatch
-    def _respond_fast(self, route: Any, method: str, path: str, raw_path: bytes, query: bytes,
-                      headers: list[tuple[bytes, bytes]], body: list[bytes], keep_alive: bool) -> None:
+    def _respond_fast(self, route: Any, url: bytes, headers: list[tuple[bytes, bytes]], body: list[bytes],
+                      keep_alive: bool) -> None:
         try:
-            response = copy_context().run(route.call_fast, None)
+            response = copy_context().run(route.call_fast)
         except Exception as exc:
-            request = self._make_request(method, path, raw_path, query, headers, body, keep_alive)
+            request = self._make_request(self._method_str(), url.decode("ascii"), url, b"", headers, body, keep_alive)
             self._busy = True
             self._task = _start_task(self.loop, self._respond_error(request, exc))
             return
-        if type(response) is bytes and method != "HEAD":
+        if type(response) is bytes:
+            method = self.parser.get_method()
             self.transport.write(b"".join((
-                _JSON_200, str(len(response)).encode(), b"\r\n", self.server.date_server,
-                b"\r\n" if keep_alive else _CLOSE_END, response,
+                _JSON_200, b"%d" % len(response), b"\r\n", self.server.date_server,
+                b"\r\n" if keep_alive else _CLOSE_END, b"" if method == b"HEAD" else response,
             )))
             if not keep_alive:
                 self.transport.close()
             return
-        self._send_now(self._make_request(method, path, raw_path, query, headers, body, keep_alive), response)
+        request = self._make_request(self._method_str(), url.decode("ascii"), url, b"", headers, body, keep_alive)
+        self._send_now(request, response)
+
+    def _method_str(self) -> str:
+        method = self.parser.get_method()
+        return _METHODS.get(method) or method.decode("latin-1")
 
     def _make_request(self, method: str, path: str, raw_path: bytes, query: bytes,
                       headers: list[tuple[bytes, bytes]], body: list[bytes], keep_alive: bool) -> Request:
@@ -530,13 +535,3 @@ class HttpProtocol(asyncio.Protocol):
         conn.task = self.loop.create_task(
             self.app.run_websocket(route, conn, request.path, request.query_string, params)
         )
-
-
-def json_error(status: int, detail: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-    """FastAPI's error body ``{"detail": ...}`` as a response."""
-    resp = Response.__new__(Response)
-    resp.status_code = status
-    resp.body = orjson.dumps({"detail": detail})
-    resp.background = None
-    resp.raw_headers = [(b"content-type", b"application/json"), *(headers or ())]
-    return resp

@@ -12,7 +12,7 @@ import codecs
 import logging
 import os
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import WebSocketDisconnect
 from ..ws.deflate import MIN_COMPRESS_SIZE, PerMessageDeflate
@@ -542,5 +542,3 @@ class WebSocketProtocol(asyncio.Protocol):
         self._cancel_timers()
         self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
 
-
-HandlerRunner = Callable[[WebSocketProtocol], Any]
