@@ -92,7 +92,7 @@ class HttpProtocol(asyncio.Protocol):
     __slots__ = (
         "server", "loop", "router", "_fast_routes", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
         "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
-        "_last_active", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
+        "_active", "_idle_ticks", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
         "_task", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error",
     )
 
@@ -114,7 +114,8 @@ class HttpProtocol(asyncio.Protocol):
         self._upgrade: Request | None = None
         self._closing = False
         self._idle_handle: asyncio.TimerHandle | None = None
-        self._last_active = 0.0
+        self._active = False
+        self._idle_ticks = 0
         self._max_header = server.config.max_header_size
         self._max_body = server.config.max_body_size
         self._read_paused = False
@@ -132,8 +133,7 @@ class HttpProtocol(asyncio.Protocol):
         self.transport = transport
         transport.set_write_buffer_limits(high=self.server.config.write_buffer_high)
         self.server.connections.add(self)
-        self._last_active = self.loop.time()
-        self._idle_handle = self.loop.call_later(self.server.config.keep_alive_timeout, self._idle_check)
+        self._idle_handle = self.loop.call_later(self.server.config.keep_alive_timeout / 2, self._idle_check)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
@@ -158,19 +158,23 @@ class HttpProtocol(asyncio.Protocol):
                 w.set_result(None)
 
     def _idle_check(self) -> None:
-        """Close a keep-alive connection idle for longer than keep_alive_timeout (one timer per period)."""
+        """Every keep_alive_timeout/2: close the connection after two checks in a row with no activity.
+
+        ``data_received`` only sets a flag (no clock read per read), so an idle connection is closed between
+        keep_alive_timeout and 1.5 x keep_alive_timeout after its last byte or response.
+        """
         self._idle_handle = None
         if self.transport.is_closing():
             return
-        timeout = self.server.config.keep_alive_timeout
-        if self._busy or self._upgrade is not None:
-            self._idle_handle = self.loop.call_later(timeout, self._idle_check)
-            return
-        idle = self.loop.time() - self._last_active
-        if idle >= timeout - 0.001:
-            self.transport.close()
+        if self._active or self._busy or self._upgrade is not None:
+            self._active = False
+            self._idle_ticks = 0
         else:
-            self._idle_handle = self.loop.call_later(timeout - idle, self._idle_check)
+            self._idle_ticks += 1
+            if self._idle_ticks >= 2:
+                self.transport.close()
+                return
+        self._idle_handle = self.loop.call_later(self.server.config.keep_alive_timeout / 2, self._idle_check)
 
     def shutdown(self) -> None:
         """Graceful shutdown: close now if idle, else after the in-flight (and queued) responses."""
@@ -179,7 +183,7 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        self._last_active = self.loop.time()
+        self._active = True
         try:
             self.parser.feed_data(data)
             if self._in_headers:
@@ -269,7 +273,22 @@ class HttpProtocol(asyncio.Protocol):
             if by_method is not None:
                 route = by_method.get(parser.get_method())
                 if route is not None and not parser.should_upgrade() and parser.get_http_version() == "1.1":
-                    self._respond_fast(route, url, headers, body, parser.should_keep_alive())
+                    keep_alive = parser.should_keep_alive()
+                    try:
+                        response = copy_context().run(route.call_fast)
+                    except Exception as exc:
+                        self._fast_fallback(url, headers, body, keep_alive, None, exc)
+                        return
+                    if type(response) is bytes:
+                        self.transport.write(b"".join((
+                            _JSON_200, b"%d" % len(response), b"\r\n", self.server.date_server,
+                            b"\r\n" if keep_alive else _CLOSE_END,
+                            response if parser.get_method() != b"HEAD" else b"",
+                        )))
+                        if not keep_alive:
+                            self.transport.close()
+                        return
+                    self._fast_fallback(url, headers, body, keep_alive, response, None)
                     return
         q = url.find(b"?")
         if q >= 0:
@@ -316,26 +335,15 @@ class HttpProtocol(asyncio.Protocol):
         self._dispatch(request)
 
     # ------------------------------------------------------------------ dispatch
-    def _respond_fast(self, route: Any, url: bytes, headers: list[tuple[bytes, bytes]], body: list[bytes],
-                      keep_alive: bool) -> None:
-        try:
-            response = copy_context().run(route.call_fast)
-        except Exception as exc:
-            request = self._make_request(self._method_str(), url.decode("ascii"), url, b"", headers, body, keep_alive)
+    def _fast_fallback(self, url: bytes, headers: list[tuple[bytes, bytes]], body: list[bytes], keep_alive: bool,
+                       response: Any, exc: Exception | None) -> None:
+        """A fast-path handler raised, or returned something other than JSON bytes: answer it in full."""
+        request = self._make_request(self._method_str(), url.decode("ascii"), url, b"", headers, body, keep_alive)
+        if exc is not None:
             self._busy = True
             self._task = _start_task(self.loop, self._respond_error(request, exc))
-            return
-        if type(response) is bytes:
-            method = self.parser.get_method()
-            self.transport.write(b"".join((
-                _JSON_200, b"%d" % len(response), b"\r\n", self.server.date_server,
-                b"\r\n" if keep_alive else _CLOSE_END, b"" if method == b"HEAD" else response,
-            )))
-            if not keep_alive:
-                self.transport.close()
-            return
-        request = self._make_request(self._method_str(), url.decode("ascii"), url, b"", headers, body, keep_alive)
-        self._send_now(request, response)
+        else:
+            self._send_now(request, response)
 
     def _method_str(self) -> str:
         method = self.parser.get_method()
@@ -420,7 +428,7 @@ class HttpProtocol(asyncio.Protocol):
             self._pipeline.clear()
             self.transport.close()
             return
-        self._last_active = self.loop.time()
+        self._active = True
         pipeline = self._pipeline
         if pipeline and not self._draining:
             # A handler that finishes eagerly calls back in here: the outermost call drains the queue.
