@@ -4,13 +4,10 @@ Every example file is imported as a module (so the complete example's ``__main__
 binds 0.0.0.0:8000, does not run) and its ``app`` is served on 127.0.0.1 by the ``serve`` fixture.
 The handlers' ``print`` output comes from the server thread; it is read with ``capfd``.
 """
-import base64
 import importlib.util
 import json
 import logging
 import os
-import socket
-import struct
 import sys
 import threading
 import time
@@ -21,7 +18,7 @@ import pytest
 
 pytestmark = pytest.mark.timeout(30)
 
-from wsclient import TIMEOUT, expect_close, recv, ws_connect  # noqa: E402
+from wsclient import TIMEOUT, RawClient, expect_close, recv, ws_connect  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "seed"
 
 
@@ -95,57 +92,6 @@ def assert_no_handler_errors(output, caplog):
     assert "Traceback" not in output.err, output.err
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]
-
-
-class RawClient:
-    """Minimal WebSocket client on a raw socket, to drop TCP without a close frame."""
-
-    def __init__(self, srv, path="/ws"):
-        self.sock = socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(
-            (
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{srv.port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = self.sock.recv(65536)
-            assert chunk, f"server closed during the handshake: {data!r}"
-            data += chunk
-        head, _, self.buf = data.partition(b"\r\n\r\n")
-        assert head.startswith(b"HTTP/1.1 101"), head
-
-    def send_text(self, text):
-        payload = text.encode()
-        assert len(payload) < 126
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
-
-    def _need(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            assert chunk, "server closed the TCP connection"
-            self.buf += chunk
-
-    def recv_frame(self):
-        self._need(2)
-        b0, b1 = self.buf[0], self.buf[1]
-        n, off = b1 & 0x7F, 2
-        if n == 126:
-            self._need(4)
-            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
-        elif n == 127:
-            self._need(10)
-            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
-        self._need(off + n)
-        payload, self.buf = self.buf[off : off + n], self.buf[off + n :]
-        return b0 & 0x0F, payload
-
-    def drop(self):
-        self.sock.close()
 
 
 # --------------------------------------------------------------------------- examples

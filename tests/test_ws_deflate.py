@@ -12,8 +12,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fastrapi import FastrAPI  # noqa: E402
 
+from echo_app import make_echo_app  # noqa: E402
 from wsraw import (  # noqa: E402
     OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
     RawWS, build_frame, close_payload, deflate_message, inflate_message, parse_extensions,
@@ -23,40 +23,6 @@ pytestmark = pytest.mark.timeout(30)
 
 T = 2.0
 PMD = "permessage-deflate"
-
-
-def make_app() -> FastrAPI:
-    app = FastrAPI()
-
-    @app.websocket("/text")
-    async def echo_text(ws):
-        await ws.accept()
-        try:
-            while True:
-                try:
-                    msg = await ws.receive_text()
-                except TypeError:
-                    await ws.send_text("<TypeError>")
-                    continue
-                await ws.send_text(msg)
-        except ConnectionError:
-            pass
-
-    @app.websocket("/bytes")
-    async def echo_bytes(ws):
-        await ws.accept()
-        try:
-            while True:
-                try:
-                    msg = await ws.receive_bytes()
-                except TypeError:
-                    await ws.send_text("<TypeError>")
-                    continue
-                await ws.send_bytes(msg)
-        except ConnectionError:
-            pass
-
-    return app
 
 
 @pytest.fixture
@@ -71,7 +37,7 @@ def conns():
 def server(serve):
     """server(**options) -> connect(path, offer=..., **handshake_kw) -> RawWS."""
     def _server(**options):
-        return serve(make_app(), **options)
+        return serve(make_echo_app(), **options)
     return _server
 
 

@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fastrapi import FastrAPI  # noqa: E402
 
 import wsraw  # noqa: E402
+from echo_app import make_echo_app  # noqa: E402
 from wsraw import (  # noqa: E402
     OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,
     RawWS, TCPClosed, accept_key, build_frame, close_payload,
@@ -32,55 +33,6 @@ T = 2.0  # default per-read timeout
 
 
 # ---------------------------------------------------------------------------- apps
-def make_echo_app() -> FastrAPI:
-    app = FastrAPI()
-
-    @app.websocket("/text")
-    async def echo_text(ws):
-        await ws.accept()
-        try:
-            while True:
-                try:
-                    msg = await ws.receive_text()
-                except TypeError:
-                    await ws.send_text("<TypeError>")
-                    continue
-                await ws.send_text(msg)
-        except ConnectionError:
-            pass
-
-    @app.websocket("/bytes")
-    async def echo_bytes(ws):
-        await ws.accept()
-        try:
-            while True:
-                try:
-                    msg = await ws.receive_bytes()
-                except TypeError:
-                    await ws.send_text("<TypeError>")
-                    continue
-                await ws.send_bytes(msg)
-        except ConnectionError:
-            pass
-
-    @app.websocket("/sub")
-    async def sub(ws):
-        offered = list(ws.subprotocols)
-        await ws.accept(subprotocol="chat" if "chat" in offered else None)
-        await ws.send_text(json.dumps(offered))
-        try:
-            while True:
-                await ws.send_text(await ws.receive_text())
-        except ConnectionError:
-            pass
-
-    @app.get("/plain")
-    def plain():
-        return {"ok": True}
-
-    return app
-
-
 @pytest.fixture
 def srv(serve):
     return serve(make_echo_app())
