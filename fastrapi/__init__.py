@@ -18,6 +18,7 @@
 """
 from . import status
 from .applications import FastAPI, FastrAPI
+from .param_functions import Body, Cookie, Header, Path, Query
 from .exceptions import HTTPException, RequestValidationError, WebSocketDisconnect, WebSocketException
 from .requests import Request
 from .responses import (
@@ -33,6 +34,11 @@ from .websocket import WebSocket, WebSocketState
 __version__ = "0.3.0"
 
 __all__ = [
+    "Body",
+    "Cookie",
+    "Header",
+    "Path",
+    "Query",
     "FastrAPI",
     "FastAPI",
     "HTTPException",

@@ -18,12 +18,15 @@ from typing import Any, Callable, Union
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticUndefined
 
 from .exceptions import RequestValidationError
+from .params import Param as ParamInfo
 
 PATH, QUERY, HEADER, COOKIE, BODY, REQUEST, WEBSOCKET = range(7)
 _SOURCE_NAMES = {PATH: "path", QUERY: "query", HEADER: "header", COOKIE: "cookie", BODY: "body"}
 _EMPTY = inspect.Parameter.empty
+_INFO_KINDS = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY}
 
 _SCALARS = (str, int, float, bool, bytes, uuid.UUID, decimal.Decimal, datetime.datetime, datetime.date,
             datetime.time, datetime.timedelta)
@@ -58,18 +61,37 @@ def _missing(kind: int, key: str) -> dict[str, Any]:
 
 
 class Param:
-    """One handler argument: where it comes from and how it is validated."""
+    """One handler argument: where it comes from, under which name, and how it is validated."""
 
-    __slots__ = ("name", "kind", "key", "default", "required", "validate", "annotation")
+    __slots__ = ("name", "kind", "key", "default", "required", "validate", "annotation", "is_list", "embed")
 
-    def __init__(self, name: str, kind: int, annotation: Any, default: Any) -> None:
+    def __init__(self, name: str, kind: int, annotation: Any, default: Any, info: Any = None) -> None:
         self.name = name
         self.kind = kind
         self.annotation = annotation
-        self.key = name.replace("_", "-") if kind == HEADER else name
-        self.required = default is _EMPTY
-        self.default = None if default is _EMPTY else default
-        self.validate = _validator(annotation)
+        alias = getattr(info, "alias", None)
+        if alias:
+            self.key = alias
+        elif kind == HEADER and getattr(info, "convert_underscores", True):
+            self.key = name.replace("_", "-")
+        else:
+            self.key = name
+        self.required = default is _EMPTY or default is ... or default is PydanticUndefined
+        self.default = None if self.required else default
+        self.is_list = kind in (QUERY, HEADER, COOKIE) and _is_sequence(annotation)
+        self.embed = bool(getattr(info, "embed", False))
+        metadata = list(getattr(info, "metadata", ()) or ())
+        self.validate = _validator(annotation if not metadata else
+                                   typing.Annotated[(Any if annotation is _EMPTY else annotation), *metadata])
+
+
+def _is_sequence(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is Union or (hasattr(types, "UnionType") and origin is types.UnionType):
+        return any(_is_sequence(a) for a in typing.get_args(annotation) if a is not type(None))
+    if origin is typing.Annotated:
+        return _is_sequence(typing.get_args(annotation)[0])
+    return origin in (list, set, tuple, frozenset) or annotation in (list, set, tuple, frozenset)
 
 
 def _validator(annotation: Any) -> Callable[[Any], Any] | None:
@@ -137,6 +159,22 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name == plan.websocket_name:
             continue
         annotation = hints.get(p.name, _EMPTY)
+        annotation, info = _split_param_info(annotation)
+        default = p.default
+        if isinstance(default, ParamInfo):
+            info, default = default, default.default
+        elif info is not None and default is _EMPTY:
+            default = info.default
+        if info is not None:
+            kind = _INFO_KINDS[info.in_]
+            if kind == BODY:
+                plan.body_params.append(Param(p.name, BODY, annotation, default, info))
+            else:
+                plan.params.append(Param(p.name, kind, annotation, default, info))
+                plan.needs_query |= kind == QUERY
+                plan.needs_headers |= kind == HEADER
+                plan.needs_cookies |= kind == COOKIE
+            continue
         if annotation is WebSocket or (isinstance(annotation, type) and issubclass(annotation, WebSocket)):
             plan.websocket_name = p.name
             continue
@@ -150,8 +188,20 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
             plan.needs_query = True
         else:
             plan.body_params.append(Param(p.name, BODY, annotation, p.default))
-    plan.embed_body = len(plan.body_params) > 1
+    plan.embed_body = len(plan.body_params) > 1 or any(p.embed for p in plan.body_params)
     return plan
+
+
+def _split_param_info(annotation: Any) -> tuple[Any, Any]:
+    """``Annotated[T, Query(...), ...]`` -> (T plus any other metadata, the Query); else (annotation, None)."""
+    if typing.get_origin(annotation) is not typing.Annotated:
+        return annotation, None
+    base, *meta = typing.get_args(annotation)
+    infos = [m for m in meta if isinstance(m, ParamInfo)]
+    if not infos:
+        return annotation, None
+    rest = [m for m in meta if not isinstance(m, ParamInfo)]
+    return (typing.Annotated[(base, *rest)] if rest else base), infos[-1]
 
 
 def solve(plan: Plan, request: Any) -> dict[str, Any]:
@@ -160,13 +210,21 @@ def solve(plan: Plan, request: Any) -> dict[str, Any]:
     errors: list[dict[str, Any]] | None = None
     path_params = request.path_params
     query = request.query_params if plan.needs_query else None
+    headers = request.headers if plan.needs_headers else None
+    cookies = request.cookies if plan.needs_cookies else None
     for p in plan.params:
         kind = p.kind
         if kind == PATH:
             value = path_params[p.key]
         else:
-            assert query is not None
-            value = query.get(p.key, _EMPTY)
+            source: Any = query if kind == QUERY else headers if kind == HEADER else cookies
+            if p.is_list:
+                if kind == COOKIE:
+                    value = [source[p.key]] if p.key in source else _EMPTY
+                else:
+                    value = source.getlist(p.key) or _EMPTY
+            else:
+                value = source.get(p.key, _EMPTY)
             if value is _EMPTY:
                 if p.required:
                     errors = errors or []
@@ -222,14 +280,14 @@ def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[d
     if body is _EMPTY:
         body = {}
     for p in plan.body_params:
-        value = body.get(p.name, _EMPTY) if isinstance(body, dict) else _EMPTY
+        value = body.get(p.key, _EMPTY) if isinstance(body, dict) else _EMPTY
         if value is _EMPTY:
             if p.required:
-                errors.append({"type": "missing", "loc": ["body", p.name], "msg": "Field required", "input": None})
+                errors.append({"type": "missing", "loc": ["body", p.key], "msg": "Field required", "input": None})
             else:
                 kwargs[p.name] = p.default
             continue
-        _validate_into(p, value, kwargs, errors, ("body", p.name))
+        _validate_into(p, value, kwargs, errors, ("body", p.key))
     return errors
 
 
