@@ -18,7 +18,7 @@
 """
 from . import status
 from .applications import FastAPI, FastrAPI
-from .param_functions import Body, Cookie, Header, Path, Query
+from .param_functions import Body, Cookie, Depends, Header, Path, Query
 from .exceptions import HTTPException, RequestValidationError, WebSocketDisconnect, WebSocketException
 from .requests import Request
 from .responses import (
@@ -36,6 +36,7 @@ __version__ = "0.3.0"
 __all__ = [
     "Body",
     "Cookie",
+    "Depends",
     "Header",
     "Path",
     "Query",

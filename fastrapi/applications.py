@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+from contextlib import AsyncExitStack
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import orjson
 
 from .datastructures import State
-from .dependencies import solve
+from .dependencies import SolveContext, solve, solve_async
 from .exceptions import (
     HTTPException,
     RequestValidationError,
@@ -51,6 +52,8 @@ class FastrAPI:
         self.router = Router()
         self.state = State()
         self.exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
+        #: ``{dependency: replacement}``, consulted per request (for tests)
+        self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._not_found = _json_response(404, {"detail": "Not Found"})
 
     @property
@@ -68,6 +71,7 @@ class FastrAPI:
         response_model: Any = None,
         response_class: type[Response] | None = None,
         name: str | None = None,
+        dependencies: Sequence[Any] | None = None,
         **options: Any,
     ) -> APIRoute:
         route = APIRoute(
@@ -78,6 +82,7 @@ class FastrAPI:
             response_model=response_model,
             response_class=response_class,
             name=name,
+            dependencies=dependencies,
         )
         self.router.add_route(route)
         return route
@@ -191,13 +196,18 @@ class FastrAPI:
         ws = WebSocket(conn, path, query, params, app=self)
         plan = route.plan
         try:
-            if plan.params:
-                kwargs = solve(plan, ws)
+            if plan.has_deps:
+                async with AsyncExitStack() as stack:
+                    ctx = SolveContext(stack, self.dependency_overrides, set(route.convertors))
+                    kwargs = await solve_async(plan, ws, ctx)
+                    if plan.websocket_name is not None:
+                        kwargs[plan.websocket_name] = ws
+                    await route.endpoint(**kwargs)
             else:
-                kwargs = {}
-            if plan.websocket_name is not None:
-                kwargs[plan.websocket_name] = ws
-            await route.endpoint(**kwargs)
+                kwargs = solve(plan, ws) if plan.params else {}
+                if plan.websocket_name is not None:
+                    kwargs[plan.websocket_name] = ws
+                await route.endpoint(**kwargs)
         except WebSocketDisconnect:
             conn.finish(1000)
         except WebSocketException as exc:

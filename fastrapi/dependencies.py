@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from .exceptions import RequestValidationError
+from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
 
 PATH, QUERY, HEADER, COOKIE, BODY, REQUEST, WEBSOCKET = range(7)
@@ -117,7 +118,7 @@ class Plan:
     """How to call one handler: its parameters by source, and whether a body must be read."""
 
     __slots__ = ("params", "body_params", "request_names", "websocket_name", "needs_query", "needs_headers",
-                 "needs_cookies", "embed_body")
+                 "needs_cookies", "embed_body", "deps")
 
     def __init__(self) -> None:
         self.params: list[Param] = []
@@ -128,10 +129,32 @@ class Plan:
         self.needs_headers = False
         self.needs_cookies = False
         self.embed_body = False
+        #: (argument name or None for route-level dependencies, the dependency)
+        self.deps: list[tuple[str | None, Dependant]] = []
 
     @property
     def empty(self) -> bool:
-        return not (self.params or self.body_params or self.request_names or self.websocket_name)
+        return not (self.params or self.body_params or self.request_names or self.websocket_name or self.deps)
+
+    @property
+    def has_deps(self) -> bool:
+        return bool(self.deps)
+
+
+class Dependant:
+    """One ``Depends(call)``: the callable, how to call it, and the plan for its own parameters."""
+
+    __slots__ = ("call", "use_cache", "plan", "is_coroutine", "is_async_gen", "is_gen")
+
+    def __init__(self, call: Callable[..., Any], use_cache: bool, path_param_names: set[str]) -> None:
+        self.call = call
+        self.use_cache = use_cache
+        target = call if inspect.isfunction(call) or inspect.ismethod(call) or inspect.isclass(call) else \
+            getattr(call, "__call__", call)
+        self.is_async_gen = inspect.isasyncgenfunction(target)
+        self.is_gen = inspect.isgeneratorfunction(target)
+        self.is_coroutine = inspect.iscoroutinefunction(target)
+        self.plan = build_plan(call, path_param_names)
 
 
 def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:
@@ -161,6 +184,11 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
         annotation = hints.get(p.name, _EMPTY)
         annotation, info = _split_param_info(annotation)
         default = p.default
+        if isinstance(default, DependsInfo) or isinstance(info, DependsInfo):
+            dep = default if isinstance(default, DependsInfo) else info
+            call = dep.dependency if dep.dependency is not None else annotation
+            plan.deps.append((p.name, Dependant(call, dep.use_cache, path_param_names)))
+            continue
         if isinstance(default, ParamInfo):
             info, default = default, default.default
         elif info is not None and default is _EMPTY:
@@ -197,17 +225,27 @@ def _split_param_info(annotation: Any) -> tuple[Any, Any]:
     if typing.get_origin(annotation) is not typing.Annotated:
         return annotation, None
     base, *meta = typing.get_args(annotation)
-    infos = [m for m in meta if isinstance(m, ParamInfo)]
+    infos = [m for m in meta if isinstance(m, (ParamInfo, DependsInfo))]
     if not infos:
         return annotation, None
-    rest = [m for m in meta if not isinstance(m, ParamInfo)]
+    rest = [m for m in meta if not isinstance(m, (ParamInfo, DependsInfo))]
     return (typing.Annotated[(base, *rest)] if rest else base), infos[-1]
 
 
 def solve(plan: Plan, request: Any) -> dict[str, Any]:
-    """Arguments for one call of the handler, or RequestValidationError listing every problem."""
+    """Arguments for one call of the handler, or RequestValidationError listing every problem.
+
+    For plans without dependencies; ``solve_async`` handles those with ``Depends``.
+    """
     kwargs: dict[str, Any] = {}
-    errors: list[dict[str, Any]] | None = None
+    errors = _solve_params(plan, request, kwargs, None)
+    if errors:
+        raise RequestValidationError(errors, body=getattr(request, "_body", None))
+    return kwargs
+
+
+def _solve_params(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Fill ``kwargs`` with the plan's path/query/header/cookie/body/Request arguments; returns the errors."""
     path_params = request.path_params
     query = request.query_params if plan.needs_query else None
     headers = request.headers if plan.needs_headers else None
@@ -245,9 +283,73 @@ def solve(plan: Plan, request: Any) -> dict[str, Any]:
         kwargs[name] = request
     if plan.body_params:
         errors = _solve_body(plan, request, kwargs, errors)
+    return errors
+
+
+class SolveContext:
+    """What one request's dependency solving shares: the value cache, the exit stack, the overrides."""
+
+    __slots__ = ("cache", "stack", "overrides", "path_param_names")
+
+    def __init__(self, stack: Any, overrides: dict[Any, Any] | None, path_param_names: set[str]) -> None:
+        self.cache: dict[Any, Any] = {}
+        self.stack = stack
+        self.overrides = overrides or None
+        self.path_param_names = path_param_names
+
+
+async def solve_async(plan: Plan, request: Any, ctx: SolveContext) -> dict[str, Any]:
+    """Like ``solve``, also resolving ``Depends`` (sub-dependencies first, each once per request)."""
+    kwargs: dict[str, Any] = {}
+    errors = await _solve_collect(plan, request, ctx, kwargs)
     if errors:
         raise RequestValidationError(errors, body=getattr(request, "_body", None))
     return kwargs
+
+
+async def _solve_collect(plan: Plan, request: Any, ctx: SolveContext, kwargs: dict[str, Any]) -> list[dict[str, Any]] | None:
+    errors: list[dict[str, Any]] | None = None
+    for name, dep in plan.deps:
+        value, dep_errors = await _resolve(dep, request, ctx)
+        if dep_errors:
+            errors = (errors or []) + dep_errors
+        elif name is not None:
+            kwargs[name] = value
+    return _solve_params(plan, request, kwargs, errors)
+
+
+async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any, list[dict[str, Any]] | None]:
+    from contextlib import asynccontextmanager, contextmanager
+
+    from .concurrency import run_in_threadpool
+
+    call = dep.call
+    if ctx.overrides is not None and call in ctx.overrides:
+        call = ctx.overrides[call]
+        dep = Dependant(call, dep.use_cache, ctx.path_param_names)
+    if dep.use_cache and call in ctx.cache:
+        return ctx.cache[call], None
+    sub_kwargs: dict[str, Any] = {}
+    errors = await _solve_collect(dep.plan, request, ctx, sub_kwargs)
+    if errors:
+        return None, errors
+    if dep.is_async_gen:
+        value = await ctx.stack.enter_async_context(asynccontextmanager(call)(**sub_kwargs))
+    elif dep.is_gen:
+        cm = contextmanager(call)(**sub_kwargs)
+        value = await run_in_threadpool(cm.__enter__)
+
+        async def _exit(exc_type: Any, exc: Any, tb: Any) -> Any:
+            return await run_in_threadpool(cm.__exit__, exc_type, exc, tb)
+
+        ctx.stack.push_async_exit(_exit)
+    elif dep.is_coroutine:
+        value = await call(**sub_kwargs)
+    else:
+        value = await run_in_threadpool(call, **sub_kwargs)
+    if dep.use_cache:
+        ctx.cache[call] = value
+    return value, None
 
 
 def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:

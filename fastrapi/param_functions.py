@@ -28,3 +28,8 @@ def Cookie(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802
 
 def Body(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802
     return params.Body(default, **kwargs)
+
+
+def Depends(dependency: Any = None, *, use_cache: bool = True) -> Any:  # noqa: N802
+    """Declare a dependency: the parameter gets what ``dependency`` returns (or yields) for this request."""
+    return params.Depends(dependency, use_cache=use_cache)

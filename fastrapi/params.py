@@ -77,3 +77,19 @@ class Body(Param):
         self.embed = embed
         self.media_type = media_type
         super().__init__(default, **kwargs)
+
+
+class Depends:
+    """``Depends(callable)``: the parameter's value is what ``callable`` returns (or yields) for the request.
+
+    The callable's own parameters are solved the same way (query, headers, other dependencies...). Within one
+    request its value is computed once and shared, unless ``use_cache=False``.
+    """
+
+    def __init__(self, dependency: Any = None, *, use_cache: bool = True) -> None:
+        self.dependency = dependency
+        self.use_cache = use_cache
+
+    def __repr__(self) -> str:
+        name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
+        return f"Depends({name}{'' if self.use_cache else ', use_cache=False'})"

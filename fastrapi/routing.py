@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dis
 import functools
+from contextlib import AsyncExitStack
 import inspect
 import re
 import typing
@@ -18,7 +19,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from .concurrency import run_in_threadpool
-from .dependencies import Plan, build_plan, solve
+from .dependencies import Dependant, Plan, SolveContext, build_plan, solve, solve_async
 from .exceptions import ResponseValidationError
 from .responses import Response, encoded_json_response
 
@@ -96,6 +97,7 @@ class APIRoute(BaseRoute):
         response_model: Any = None,
         response_class: type[Response] | None = None,
         name: str | None = None,
+        dependencies: Iterable[Any] | None = None,
     ) -> None:
         self.path = path
         self.endpoint = endpoint
@@ -109,6 +111,8 @@ class APIRoute(BaseRoute):
         self.response_class = response_class
         self.regex, self.convertors = compile_path(path)
         self.plan: Plan = build_plan(endpoint, set(self.convertors))
+        for dep in dependencies or ():
+            self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors))))
         self.response_adapter = _response_adapter(endpoint, response_model)
         self.handle = self._build_handle()
         self.call_inline = self._build_inline()
@@ -122,6 +126,8 @@ class APIRoute(BaseRoute):
             getattr(endpoint, "__call__", None)
         )
         serialize = self._build_serializer()
+        if plan.has_deps:
+            return self._build_handle_with_deps(is_async, serialize)
         if plan.empty:
             if is_async:
                 async def handle(request: Any) -> Any:
@@ -138,6 +144,47 @@ class APIRoute(BaseRoute):
                 return serialize(await run_in_threadpool(functools.partial(endpoint, **kwargs)))
         return handle
 
+    def _build_handle_with_deps(self, is_async: bool, serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``handle`` for a route with ``Depends``: teardown of ``yield`` dependencies runs after the response.
+
+        If the handler (or a dependency) raises, the ``yield`` dependencies see the exception at once,
+        before it becomes an error response, so they can roll back or raise something else instead.
+        """
+        endpoint = self.endpoint
+        plan = self.plan
+        path_params = set(self.convertors)
+
+        async def handle(request: Any) -> Any:
+            stack = AsyncExitStack()
+            await stack.__aenter__()
+            try:
+                app = request.app
+                ctx = SolveContext(stack, getattr(app, "dependency_overrides", None), path_params)
+                kwargs = await solve_async(plan, request, ctx)
+                if is_async:
+                    result = await endpoint(**kwargs)
+                else:
+                    result = await run_in_threadpool(functools.partial(endpoint, **kwargs))
+                response = serialize(result)
+            except BaseException as exc:
+                await stack.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            if type(response) is bytes:
+                response = encoded_json_response(response)
+            earlier = response.background
+
+            async def background() -> None:
+                try:
+                    if earlier is not None:
+                        await earlier()
+                finally:
+                    await stack.aclose()
+
+            response.background = background
+            return response
+
+        return handle
+
     def _build_inline(self) -> Callable[[Any], Any] | None:
         """For an ``async def`` handler with no await in its code: run it to completion synchronously.
 
@@ -146,7 +193,7 @@ class APIRoute(BaseRoute):
         Task would; only ``asyncio.current_task()`` differs (None inside such a handler).
         """
         endpoint = self.endpoint
-        if not (inspect.iscoroutinefunction(endpoint) and never_suspends(endpoint)):
+        if self.plan.has_deps or not (inspect.iscoroutinefunction(endpoint) and never_suspends(endpoint)):
             return None
         plan = self.plan
         serialize = self._build_serializer()
