@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from contextlib import AsyncExitStack
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Iterable, Sequence, TypeVar
 
 import orjson
 
@@ -42,6 +42,9 @@ class FastrAPI:
         description: str = "",
         debug: bool = False,
         exception_handlers: dict[Any, ExceptionHandler] | None = None,
+        lifespan: Callable[["FastrAPI"], Any] | None = None,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
         **extra: Any,
     ) -> None:
         self.title = title
@@ -55,6 +58,48 @@ class FastrAPI:
         #: ``{dependency: replacement}``, consulted per request (for tests)
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._not_found = _json_response(404, {"detail": "Not Found"})
+        self.lifespan = lifespan
+        self.on_startup: list[Callable[[], Any]] = list(on_startup or ())
+        self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or ())
+
+    # ------------------------------------------------------------------ lifespan
+    def on_event(self, event_type: str) -> Callable[[F], F]:
+        """``@app.on_event("startup")`` / ``("shutdown")``: run the function when the server starts / stops."""
+        if event_type not in ("startup", "shutdown"):
+            raise ValueError(f"unknown event {event_type!r}: use 'startup' or 'shutdown'")
+
+        def decorator(func: F) -> F:
+            self.add_event_handler(event_type, func)
+            return func
+
+        return decorator
+
+    def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
+        (self.on_startup if event_type == "startup" else self.on_shutdown).append(func)
+
+    @asynccontextmanager
+    async def lifespan_context(self) -> AsyncIterator[None]:
+        """Startup before the server accepts, shutdown after it stopped: ``lifespan`` if given, else the hooks.
+
+        A ``lifespan`` that yields a mapping puts its items on ``app.state``.
+        """
+        if self.lifespan is not None:
+            async with self.lifespan(self) as state:
+                for key, value in (state or {}).items():
+                    setattr(self.state, key, value)
+                yield
+            return
+        for func in self.on_startup:
+            result = func()
+            if inspect.isawaitable(result):
+                await result
+        try:
+            yield
+        finally:
+            for func in self.on_shutdown:
+                result = func()
+                if inspect.isawaitable(result):
+                    await result
 
     @property
     def routes(self) -> list[Any]:

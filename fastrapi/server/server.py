@@ -26,6 +26,10 @@ except ImportError:  # pragma: no cover
         return asyncio.new_event_loop()
 
 
+class StartupFailed(Exception):
+    """The application's startup (lifespan / on_startup) raised: the server does not start."""
+
+
 class Server:
     """Serves one FastrAPI app on ``host:port``: ``run_forever()`` in the main thread, or a thread for tests."""
 
@@ -63,6 +67,10 @@ class Server:
         _configure_logging(self.config.log_level)
         try:
             self.run()
+        except StartupFailed:
+            sys.stderr.write("ERROR: application startup failed (see the traceback above); exiting\n")
+            sys.stderr.flush()
+            raise SystemExit(3) from None
         except OSError as exc:
             sys.stderr.write(f"ERROR: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}\n")
             sys.stderr.flush()
@@ -119,6 +127,15 @@ class Server:
         loop = self.loop = asyncio.get_running_loop()
         self._shutdown = loop.create_future()
         self._tick_date()
+        lifespan = self.app.lifespan_context() if hasattr(self.app, "lifespan_context") else None
+        if lifespan is not None:
+            try:
+                await lifespan.__aenter__()  # startup runs before the socket accepts anything
+            except BaseException as exc:
+                logger.error("Application startup failed", exc_info=exc)
+                self._startup_error = exc
+                self._started.set()
+                raise StartupFailed(exc) from exc
         try:
             self._server = await loop.create_server(
                 lambda: HttpProtocol(self),
@@ -130,6 +147,8 @@ class Server:
         except BaseException as exc:
             self._startup_error = exc
             self._started.set()
+            if lifespan is not None:
+                await lifespan.__aexit__(None, None, None)
             raise
         sockets = self._server.sockets or ()
         if sockets:
@@ -146,6 +165,11 @@ class Server:
         try:
             await self._shutdown
             await self._graceful_shutdown()
+            if lifespan is not None:
+                try:
+                    await lifespan.__aexit__(None, None, None)
+                except Exception:
+                    logger.exception("Application shutdown failed")
         finally:
             if in_main:
                 for sig in (signal.SIGINT, signal.SIGTERM):
