@@ -18,6 +18,7 @@
 """
 from . import status
 from .applications import FastAPI, FastrAPI
+from .background import BackgroundTasks
 from .param_functions import Body, Cookie, Depends, Header, Path, Query
 from .exceptions import HTTPException, RequestValidationError, WebSocketDisconnect, WebSocketException
 from .requests import Request
@@ -34,6 +35,7 @@ from .websocket import WebSocket, WebSocketState
 __version__ = "0.3.0"
 
 __all__ = [
+    "BackgroundTasks",
     "Body",
     "Cookie",
     "Depends",

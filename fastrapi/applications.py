@@ -277,6 +277,8 @@ class FastrAPI:
                 conn.reject(403)
             else:
                 conn.finish(1000)
+        if ws.background is not None:
+            await ws.background()
 
     # ------------------------------------------------------------------ running
     def serve(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:

@@ -20,6 +20,7 @@ import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
+from .background import BackgroundTasks
 from .exceptions import RequestValidationError
 from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
@@ -118,7 +119,7 @@ class Plan:
     """How to call one handler: its parameters by source, and whether a body must be read."""
 
     __slots__ = ("params", "body_params", "request_names", "websocket_name", "needs_query", "needs_headers",
-                 "needs_cookies", "embed_body", "deps")
+                 "needs_cookies", "embed_body", "deps", "background_names")
 
     def __init__(self) -> None:
         self.params: list[Param] = []
@@ -131,10 +132,12 @@ class Plan:
         self.embed_body = False
         #: (argument name or None for route-level dependencies, the dependency)
         self.deps: list[tuple[str | None, Dependant]] = []
+        self.background_names: list[str] = []
 
     @property
     def empty(self) -> bool:
-        return not (self.params or self.body_params or self.request_names or self.websocket_name or self.deps)
+        return not (self.params or self.body_params or self.request_names or self.websocket_name or self.deps
+                    or self.background_names)
 
     @property
     def has_deps(self) -> bool:
@@ -209,6 +212,9 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
         if isinstance(annotation, type) and issubclass(annotation, Request):
             plan.request_names.append(p.name)
             continue
+        if isinstance(annotation, type) and issubclass(annotation, BackgroundTasks):
+            plan.background_names.append(p.name)
+            continue
         if p.name in path_param_names:
             plan.params.append(Param(p.name, PATH, annotation, _EMPTY))
         elif _is_scalar(annotation) or websocket:
@@ -281,6 +287,12 @@ def _solve_params(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list
             errors.extend(_error(kind, p.key, e) for e in exc.errors(include_url=False))
     for name in plan.request_names:
         kwargs[name] = request
+    if plan.background_names:
+        tasks = request.background
+        if tasks is None:
+            tasks = request.background = BackgroundTasks()
+        for name in plan.background_names:
+            kwargs[name] = tasks
     if plan.body_params:
         errors = _solve_body(plan, request, kwargs, errors)
     return errors

@@ -14,7 +14,7 @@ class Request:
     __slots__ = (
         "method", "path", "raw_path", "query_string", "raw_headers", "_body", "path_params", "app",
         "_transport", "_headers", "_query_params", "_cookies", "_state", "_json", "http_version",
-        "keep_alive",
+        "keep_alive", "background",
     )
 
     def __init__(
@@ -46,6 +46,8 @@ class Request:
         self._state: State | None = None
         self._json: Any = _UNSET
         self.keep_alive = keep_alive
+        #: BackgroundTasks injected into the handler or its dependencies (run after the response)
+        self.background: Any = None
 
     @property
     def scope(self) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class WebSocket:
 
     __slots__ = (
         "_conn", "_path", "_query", "_scheme", "path_params", "_headers_obj", "_cookies", "_state",
-        "_query_params", "app", "scope",
+        "_query_params", "app", "scope", "background",
     )
 
     def __init__(
@@ -56,6 +56,7 @@ class WebSocket:
         self._query_params: QueryParams | None = None
         self.app = app
         self.scope: dict[str, Any] = {"type": "websocket", "path": path}
+        self.background: Any = None  # BackgroundTasks declared by the handler: run when it returns
 
     # ------------------------------------------------------------------ handshake and state
     async def accept(

@@ -19,7 +19,9 @@ from urllib.parse import unquote
 
 import httptools
 
+from ..background import chain
 from ..requests import Request
+from ..responses import encoded_json_response
 from ..ws.handshake import HandshakeError, validate_upgrade
 from .websocket import WebSocketProtocol
 
@@ -380,6 +382,8 @@ class HttpProtocol(asyncio.Protocol):
         self._task = _start_task(self.loop, self._run(route, request))
 
     def _send_now(self, request: Request, response: Any) -> None:
+        if request.background is not None:
+            response = _with_tasks(response, request.background)
         self._write_response(request, response)
         if self._write_paused or (type(response) is not bytes and response.background is not None):
             self._busy = True
@@ -401,6 +405,8 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport.is_closing():
             self._busy = False
             return
+        if request.background is not None:
+            response = _with_tasks(response, request.background)
         self._write_response(request, response)
         await self._after_write(request, response)
 
@@ -543,3 +549,13 @@ class HttpProtocol(asyncio.Protocol):
         conn.task = self.loop.create_task(
             self.app.run_websocket(route, conn, request.path, request.query_string, params)
         )
+
+
+def _with_tasks(response: Any, tasks: Any) -> Any:
+    """Attach the request's BackgroundTasks to its response (after any background it already has)."""
+    if not tasks.tasks:
+        return response
+    if type(response) is bytes:
+        response = encoded_json_response(response)
+    response.background = chain(response.background, tasks)
+    return response
