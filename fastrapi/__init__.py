@@ -22,6 +22,7 @@ from .background import BackgroundTasks
 from .param_functions import Body, Cookie, Depends, Header, Path, Query
 from .exceptions import HTTPException, RequestValidationError, WebSocketDisconnect, WebSocketException
 from .requests import Request
+from .routing import APIRouter
 from .responses import (
     HTMLResponse,
     JSONResponse,
@@ -35,6 +36,7 @@ from .websocket import WebSocket, WebSocketState
 __version__ = "0.3.0"
 
 __all__ = [
+    "APIRouter",
     "BackgroundTasks",
     "Body",
     "Cookie",

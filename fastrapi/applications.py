@@ -4,7 +4,7 @@ from __future__ import annotations
 import inspect
 import logging
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, AsyncIterator, Callable, Iterable, Sequence, TypeVar
+from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 import orjson
 
@@ -18,12 +18,11 @@ from .exceptions import (
     WebSocketException,
 )
 from .responses import PlainTextResponse, Response, encoded_json_response
-from .routing import APIRoute, Router, WebSocketRoute
+from .routing import F, APIRoute, APIRouter, RouteDecorators, Router, WebSocketRoute
 from .websocket import WebSocket
 
 logger = logging.getLogger("fastrapi.error")
 
-F = TypeVar("F", bound=Callable[..., Any])
 ExceptionHandler = Callable[[Any, Exception], Any]
 
 
@@ -31,7 +30,7 @@ def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, byt
     return encoded_json_response(orjson.dumps(content, default=str), status, headers)
 
 
-class FastrAPI:
+class FastrAPI(RouteDecorators):
     """A FastrAPI application. Declare routes with the decorators, then ``app.serve(host, port)``."""
 
     def __init__(
@@ -43,6 +42,7 @@ class FastrAPI:
         debug: bool = False,
         exception_handlers: dict[Any, ExceptionHandler] | None = None,
         lifespan: Callable[["FastrAPI"], Any] | None = None,
+        dependencies: Sequence[Any] | None = None,
         on_startup: Sequence[Callable[[], Any]] | None = None,
         on_shutdown: Sequence[Callable[[], Any]] | None = None,
         **extra: Any,
@@ -59,6 +59,8 @@ class FastrAPI:
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self._not_found = _json_response(404, {"detail": "Not Found"})
         self.lifespan = lifespan
+        #: dependencies every route of the app runs first
+        self.dependencies: list[Any] = list(dependencies or ())
         self.on_startup: list[Callable[[], Any]] = list(on_startup or ())
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or ())
 
@@ -127,55 +129,31 @@ class FastrAPI:
             response_model=response_model,
             response_class=response_class,
             name=name,
-            dependencies=dependencies,
+            dependencies=[*self.dependencies, *(dependencies or ())],
         )
         self.router.add_route(route)
         return route
 
-    def api_route(self, path: str, *, methods: Sequence[str] | None = None, **options: Any) -> Callable[[F], F]:
-        def decorator(func: F) -> F:
-            self.add_api_route(path, func, methods=methods, **options)
-            return func
-
-        return decorator
-
-    def get(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a GET route (HEAD is answered too)."""
-        return self.api_route(path, methods=["GET"], **options)
-
-    def post(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.api_route(path, methods=["POST"], **options)
-
-    def put(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.api_route(path, methods=["PUT"], **options)
-
-    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.api_route(path, methods=["PATCH"], **options)
-
-    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.api_route(path, methods=["DELETE"], **options)
-
-    def head(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.api_route(path, methods=["HEAD"], **options)
-
-    def options(self, path: str, **options: Any) -> Callable[[F], F]:
-        return self.api_route(path, methods=["OPTIONS"], **options)
-
-    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None) -> WebSocketRoute:
-        route = WebSocketRoute(path, endpoint, name=name)
+    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None,
+                                dependencies: Sequence[Any] | None = None) -> WebSocketRoute:
+        route = WebSocketRoute(path, endpoint, name=name, dependencies=[*self.dependencies, *(dependencies or ())])
         self.router.add_route(route)
         return route
 
-    def websocket(self, path: str, name: str | None = None) -> Callable[[F], F]:
-        """Register a WebSocket handler at ``path``; it gets the WebSocket as its first argument."""
-
-        def decorator(func: F) -> F:
-            self.add_api_websocket_route(path, func, name=name)
-            return func
-
-        return decorator
-
-    websocket_route = websocket
+    def include_router(
+        self,
+        router: "APIRouter",
+        *,
+        prefix: str = "",
+        tags: Sequence[str] | None = None,
+        dependencies: Sequence[Any] | None = None,
+    ) -> None:
+        """Add every route of ``router`` under ``prefix``, with extra ``tags`` and ``dependencies``."""
+        for kind, path, endpoint, options in router.route_specs(prefix, tags, dependencies):
+            if kind == "websocket":
+                self.add_api_websocket_route(path, endpoint, **options)
+            else:
+                self.add_api_route(path, endpoint, **options)
 
     def url_path_for(self, name: str, **path_params: Any) -> str:
         return self.router.url_path_for(name, **path_params)

@@ -13,7 +13,7 @@ import inspect
 import re
 import typing
 import uuid
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import orjson
 from pydantic import BaseModel, TypeAdapter
@@ -111,7 +111,7 @@ class APIRoute(BaseRoute):
         self.response_class = response_class
         self.regex, self.convertors = compile_path(path)
         self.plan: Plan = build_plan(endpoint, set(self.convertors))
-        for dep in dependencies or ():
+        for dep in reversed(list(dependencies or ())):
             self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors))))
         self.response_adapter = _response_adapter(endpoint, response_model)
         self.handle = self._build_handle()
@@ -308,7 +308,8 @@ def _is_json_class(cls: type) -> bool:
 class WebSocketRoute(BaseRoute):
     """A WebSocket route: the handler and its parameter plan (the WebSocket and path/query params)."""
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], name: str | None = None) -> None:
+    def __init__(self, path: str, endpoint: Callable[..., Any], name: str | None = None,
+                 dependencies: Iterable[Any] | None = None) -> None:
         if not inspect.iscoroutinefunction(endpoint):
             raise TypeError(f"WebSocket handler {endpoint!r} must be an async function")
         self.path = path
@@ -316,11 +317,117 @@ class WebSocketRoute(BaseRoute):
         self.name = name or getattr(endpoint, "__name__", "websocket")
         self.regex, self.convertors = compile_path(path)
         self.plan = build_plan(endpoint, set(self.convertors), websocket=True)
+        for dep in reversed(list(dependencies or ())):
+            self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors))))
 
     matches = APIRoute.matches
 
     def __repr__(self) -> str:
         return f"WebSocketRoute(path={self.path!r}, name={self.name!r})"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RouteDecorators:
+    """``@get``, ``@post``... and ``@websocket`` for anything with ``add_api_route`` / ``add_api_websocket_route``
+    (the app and ``APIRouter``)."""
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> Any:
+        raise NotImplementedError
+
+    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None,
+                                dependencies: Sequence[Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    def api_route(self, path: str, *, methods: Sequence[str] | None = None, **options: Any) -> Callable[[F], F]:
+        def decorator(func: F) -> F:
+            self.add_api_route(path, func, methods=methods, **options)
+            return func
+
+        return decorator
+
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a GET route (HEAD is answered too)."""
+        return self.api_route(path, methods=["GET"], **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["POST"], **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["PUT"], **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["PATCH"], **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["DELETE"], **options)
+
+    def head(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["HEAD"], **options)
+
+    def options(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["OPTIONS"], **options)
+
+    def websocket(self, path: str, name: str | None = None, *, dependencies: Sequence[Any] | None = None) -> Callable[[F], F]:
+        """Register a WebSocket handler at ``path``; it gets the WebSocket as its first argument."""
+
+        def decorator(func: F) -> F:
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            return func
+
+        return decorator
+
+    websocket_route = websocket
+
+
+
+class APIRouter(RouteDecorators):
+    """A group of routes with a common ``prefix``, ``tags`` and ``dependencies``, added to an app (or another
+    router) with ``include_router``. Routes are recorded here and built when included, so the prefixes and
+    dependencies of every level combine."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        tags: Sequence[str] | None = None,
+        dependencies: Sequence[Any] | None = None,
+        responses: dict[Any, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError("a router prefix must start with '/' and not end with '/'")
+        self.prefix = prefix
+        self.tags = list(tags or ())
+        self.dependencies = list(dependencies or ())
+        self.responses = dict(responses or {})
+        self.specs: list[tuple[str, str, Callable[..., Any], dict[str, Any]]] = []
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        self.specs.append(("http", path, endpoint, options))
+
+    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None,
+                                dependencies: Sequence[Any] | None = None) -> None:
+        self.specs.append(("websocket", path, endpoint, {"name": name, "dependencies": list(dependencies or ())}))
+
+    def include_router(self, router: "APIRouter", *, prefix: str = "", tags: Sequence[str] | None = None,
+                       dependencies: Sequence[Any] | None = None) -> None:
+        """Nest ``router`` in this one: its routes get ``prefix`` and its dependencies after ``dependencies``."""
+        for kind, path, endpoint, options in router.route_specs(prefix, tags, dependencies):
+            self.specs.append((kind, path, endpoint, options))
+
+    def route_specs(self, prefix: str = "", tags: Sequence[str] | None = None,
+                    dependencies: Sequence[Any] | None = None) -> list[tuple[str, str, Callable[..., Any], dict[str, Any]]]:
+        """This router's routes as (kind, full path, endpoint, options) under an including ``prefix``."""
+        out = []
+        for kind, path, endpoint, options in self.specs:
+            opts = dict(options)
+            opts["dependencies"] = [*(dependencies or ()), *self.dependencies, *(options.get("dependencies") or ())]
+            if kind == "http":
+                opts["tags"] = [*(tags or ()), *self.tags, *(options.get("tags") or ())]
+            out.append((kind, prefix + self.prefix + path, endpoint, opts))
+        return out
 
 
 class Router:
