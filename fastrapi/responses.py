@@ -17,6 +17,7 @@ __all__ = [
     "HTMLResponse",
     "PlainTextResponse",
     "RedirectResponse",
+    "StreamingResponse",
 ]
 
 
@@ -205,3 +206,42 @@ class RedirectResponse(Response):
     ) -> None:
         super().__init__(content=b"", status_code=status_code, headers=headers, background=background)
         self.raw_headers.append((b"location", quote(str(url), safe=":/%#?=@[]!$&'()*+,;").encode("latin-1")))
+
+
+class StreamingResponse(Response):
+    """A body produced piece by piece from a sync or async iterator of ``bytes``/``str`` (chunked on HTTP/1.1).
+
+    Server-Sent Events work through it: ``StreamingResponse(events(), media_type="text/event-stream")``.
+    The server stops iterating (and closes an async generator) when the client goes away.
+    """
+
+    def __init__(
+        self,
+        content: Any,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: Callable[[], Any] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.body = b""
+        self.raw_headers = self._init_headers(headers)
+        if hasattr(content, "__aiter__"):
+            self.body_iterator = content
+        else:
+            self.body_iterator = _iterate_in_threadpool(iter(content))
+
+
+async def _iterate_in_threadpool(iterator: Any) -> Any:
+    """Drive a sync iterator from the thread pool, so a blocking generator doesn't stall the loop."""
+    from .concurrency import run_in_threadpool
+
+    done = object()
+    while True:
+        item = await run_in_threadpool(next, iterator, done)
+        if item is done:
+            return
+        yield item

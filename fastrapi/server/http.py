@@ -21,7 +21,7 @@ import httptools
 
 from ..background import chain
 from ..requests import Request
-from ..responses import encoded_json_response
+from ..responses import StreamingResponse, encoded_json_response
 from ..ws.handshake import HandshakeError, validate_upgrade
 from .websocket import WebSocketProtocol
 
@@ -95,7 +95,7 @@ class HttpProtocol(asyncio.Protocol):
         "server", "loop", "router", "_fast_routes", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
         "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_active", "_idle_ticks", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
-        "_task", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error",
+        "_task", "_streaming", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error",
     )
 
     def __init__(self, server: "Server") -> None:
@@ -125,6 +125,7 @@ class HttpProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[Any] | None = None
         self._draining = False
+        self._streaming = False
         self._in_headers = True
         self._pending_head = 0
         self._no_more = False
@@ -139,6 +140,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
+        if self._streaming and self._task is not None:
+            self._task.cancel()  # a stream waiting for its next piece: stop it, the client is gone
         self._closing = True
         self._pipeline.clear()
         if self._idle_handle is not None:
@@ -382,6 +385,10 @@ class HttpProtocol(asyncio.Protocol):
         self._task = _start_task(self.loop, self._run(route, request))
 
     def _send_now(self, request: Request, response: Any) -> None:
+        if isinstance(response, StreamingResponse):
+            self._busy = True
+            self._task = _start_task(self.loop, self._respond(request, response))
+            return
         if request.background is not None:
             response = _with_tasks(response, request.background)
         self._write_response(request, response)
@@ -407,8 +414,52 @@ class HttpProtocol(asyncio.Protocol):
             return
         if request.background is not None:
             response = _with_tasks(response, request.background)
-        self._write_response(request, response)
+        if isinstance(response, StreamingResponse):
+            await self._stream(request, response)
+        else:
+            self._write_response(request, response)
         await self._after_write(request, response)
+
+    async def _stream(self, request: Request, response: Any) -> None:
+        """Write a StreamingResponse: the head, then each piece as a chunk (HTTP/1.0: raw, then close)."""
+        chunked = request.http_version != "1.0"
+        if not chunked:
+            request.keep_alive = False
+        parts = [status_line(response.status_code)]
+        for name, value in response.raw_headers:
+            parts += [name, b": ", value, b"\r\n"]
+        if chunked:
+            parts.append(b"transfer-encoding: chunked\r\n")
+        parts.append(self.server.date_server)
+        if not request.keep_alive or self._closing:
+            parts.append(_CLOSE)
+        parts.append(b"\r\n")
+        transport = self.transport
+        transport.write(b"".join(parts))
+        if request.method == "HEAD":
+            return
+        iterator = response.body_iterator
+        charset = response.charset
+        self._streaming = True
+        try:
+            async for piece in iterator:
+                if transport.is_closing():
+                    break  # the client went away: stop producing
+                if isinstance(piece, str):
+                    piece = piece.encode(charset)
+                if not piece:
+                    continue
+                transport.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+                if self._write_paused:
+                    await self._drain()
+            else:
+                if chunked and not transport.is_closing():
+                    transport.write(b"0\r\n\r\n")
+        finally:
+            self._streaming = False
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _after_write(self, request: Request, response: Any) -> None:
         """Wait for the write buffer to drain, run background work, then serve the next request."""
