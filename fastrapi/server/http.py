@@ -20,6 +20,7 @@ from urllib.parse import unquote
 import httptools
 
 from ..background import chain
+from ..exceptions import HTTPException
 from ..requests import Request
 from ..responses import StreamingResponse, encoded_json_response
 from ..ws.handshake import HandshakeError, validate_upgrade
@@ -362,12 +363,16 @@ class HttpProtocol(asyncio.Protocol):
     def _dispatch(self, request: Request) -> None:
         route, params, allowed = self.router.match(request.method, request.path)
         if route is None:
-            if allowed is not None:
-                self._send_now(request, self.app.error_response(405, allowed))
-            elif self.router.match_websocket(request.path)[0] is not None:
+            if allowed is None and self.router.match_websocket(request.path)[0] is not None:
                 self._bad_handshake(request)
+            elif self.app.exception_handlers:
+                # The app may handle 404/405 itself (by status code or HTTPException): the full error path.
+                exc = HTTPException(404) if allowed is None else \
+                    HTTPException(405, headers={"Allow": ", ".join(allowed)})
+                self._busy = True
+                self._task = _start_task(self.loop, self._respond_error(request, exc))
             else:
-                self._send_now(request, self.app.error_response(404, None))
+                self._send_now(request, self.app.error_response(404 if allowed is None else 405, allowed))
             return
         request.path_params = params  # type: ignore[assignment]
         inline = route.call_inline
