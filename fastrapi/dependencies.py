@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from .background import BackgroundTasks
+from .responses import Response
 from .exceptions import RequestValidationError
 from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
@@ -119,7 +120,7 @@ class Plan:
     """How to call one handler: its parameters by source, and whether a body must be read."""
 
     __slots__ = ("params", "body_params", "request_names", "websocket_name", "needs_query", "needs_headers",
-                 "needs_cookies", "embed_body", "deps", "background_names")
+                 "needs_cookies", "embed_body", "deps", "background_names", "response_names")
 
     def __init__(self) -> None:
         self.params: list[Param] = []
@@ -133,11 +134,12 @@ class Plan:
         #: (argument name or None for route-level dependencies, the dependency)
         self.deps: list[tuple[str | None, Dependant]] = []
         self.background_names: list[str] = []
+        self.response_names: list[str] = []
 
     @property
     def empty(self) -> bool:
         return not (self.params or self.body_params or self.request_names or self.websocket_name or self.deps
-                    or self.background_names)
+                    or self.background_names or self.response_names)
 
     @property
     def has_deps(self) -> bool:
@@ -211,6 +213,9 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
             continue
         if isinstance(annotation, type) and issubclass(annotation, Request):
             plan.request_names.append(p.name)
+            continue
+        if annotation is Response:
+            plan.response_names.append(p.name)
             continue
         if isinstance(annotation, type) and issubclass(annotation, BackgroundTasks):
             plan.background_names.append(p.name)
@@ -293,6 +298,13 @@ def _solve_params(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list
             tasks = request.background = BackgroundTasks()
         for name in plan.background_names:
             kwargs[name] = tasks
+    if plan.response_names:
+        sub = request.sub_response
+        if sub is None:
+            sub = request.sub_response = Response.__new__(Response)
+            sub.status_code, sub.body, sub.background, sub.raw_headers = None, b"", None, []
+        for name in plan.response_names:
+            kwargs[name] = sub
     if plan.body_params:
         errors = _solve_body(plan, request, kwargs, errors)
     return errors

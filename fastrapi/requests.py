@@ -14,7 +14,7 @@ class Request:
     __slots__ = (
         "method", "path", "raw_path", "query_string", "raw_headers", "_body", "path_params", "app",
         "_transport", "_headers", "_query_params", "_cookies", "_state", "_json", "http_version",
-        "keep_alive", "background",
+        "keep_alive", "background", "sub_response",
     )
 
     def __init__(
@@ -48,6 +48,8 @@ class Request:
         self.keep_alive = keep_alive
         #: BackgroundTasks injected into the handler or its dependencies (run after the response)
         self.background: Any = None
+        #: the ``response: Response`` a handler may declare to set headers, cookies or the status
+        self.sub_response: Any = None
 
     @property
     def scope(self) -> dict[str, Any]:

@@ -26,6 +26,8 @@ class Response:
 
     media_type: str | None = None
     charset = "utf-8"
+    #: set when a handler returned this response itself (a ``response: Response`` parameter then does not apply)
+    from_handler = False
 
     def __init__(
         self,

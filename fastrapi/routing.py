@@ -249,6 +249,7 @@ class APIRoute(BaseRoute):
                     if type(result) is dict:
                         return dumps(result, default=_json_default)
                     if isinstance(result, Response):
+                        result.from_handler = True
                         return result
                     if isinstance(result, BaseModel):
                         return result.__pydantic_serializer__.to_json(result)
@@ -256,6 +257,7 @@ class APIRoute(BaseRoute):
             else:
                 def serialize(result: Any) -> Any:
                     if isinstance(result, Response):
+                        result.from_handler = True
                         return result
                     if response_class is not None and not _is_json_class(response_class):
                         return response_class(result, status_code=status_code)
@@ -269,6 +271,7 @@ class APIRoute(BaseRoute):
 
         def serialize(result: Any) -> Any:
             if isinstance(result, Response):
+                result.from_handler = True
                 return result
             try:
                 value = validate(result, from_attributes=True)

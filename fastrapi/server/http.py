@@ -394,6 +394,8 @@ class HttpProtocol(asyncio.Protocol):
             self._busy = True
             self._task = _start_task(self.loop, self._respond(request, response))
             return
+        if request.sub_response is not None:
+            response = _with_sub_response(response, request.sub_response)
         if request.background is not None:
             response = _with_tasks(response, request.background)
         self._write_response(request, response)
@@ -417,6 +419,8 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport.is_closing():
             self._busy = False
             return
+        if request.sub_response is not None:
+            response = _with_sub_response(response, request.sub_response)
         if request.background is not None:
             response = _with_tasks(response, request.background)
         if isinstance(response, StreamingResponse):
@@ -614,4 +618,17 @@ def _with_tasks(response: Any, tasks: Any) -> Any:
     if type(response) is bytes:
         response = encoded_json_response(response)
     response.background = chain(response.background, tasks)
+    return response
+
+
+def _with_sub_response(response: Any, sub: Any) -> Any:
+    """Apply what a handler set on its ``response: Response`` parameter (status, headers, cookies) to the
+    response built from its return value; a Response the handler returned itself is sent as it is."""
+    if type(response) is not bytes and response.from_handler:
+        return response
+    if type(response) is bytes:
+        response = encoded_json_response(response)
+    if sub.status_code is not None:
+        response.status_code = sub.status_code
+    response.raw_headers.extend(sub.raw_headers)
     return response
