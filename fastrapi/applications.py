@@ -219,15 +219,11 @@ class FastrAPI(RouteDecorators):
         ws = WebSocket(conn, path, query, params, app=self)
         plan = route.plan
         try:
-            if plan.has_deps:
-                async with AsyncExitStack() as stack:
-                    ctx = SolveContext(stack, self.dependency_overrides, set(route.convertors))
-                    kwargs = await solve_async(plan, ws, ctx)
-                    if plan.websocket_name is not None:
-                        kwargs[plan.websocket_name] = ws
-                    await route.endpoint(**kwargs)
-            else:
-                kwargs = solve(plan, ws) if plan.params else {}
+            async with AsyncExitStack() as stack:  # yield dependencies live as long as the connection
+                if plan.has_deps:
+                    kwargs = await solve_async(plan, ws, SolveContext(stack, self.dependency_overrides, set(route.convertors)))
+                else:
+                    kwargs = solve(plan, ws)
                 if plan.websocket_name is not None:
                     kwargs[plan.websocket_name] = ws
                 await route.endpoint(**kwargs)
