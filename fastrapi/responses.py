@@ -225,12 +225,7 @@ class StreamingResponse(Response):
         media_type: str | None = None,
         background: Callable[[], Any] | None = None,
     ) -> None:
-        self.status_code = status_code
-        if media_type is not None:
-            self.media_type = media_type
-        self.background = background
-        self.body = b""
-        self.raw_headers = self._init_headers(headers)
+        super().__init__(None, status_code, headers, media_type, background)  # headers now, body streamed
         if hasattr(content, "__aiter__"):
             self.body_iterator = content
         else:
