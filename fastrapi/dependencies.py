@@ -342,6 +342,18 @@ async def _solve_collect(plan: Plan, request: Any, ctx: SolveContext, kwargs: di
     return _solve_params(plan, request, kwargs, errors)
 
 
+_OVERRIDES: dict[tuple[Any, bool, frozenset[str]], Dependant] = {}
+
+
+def _override_dependant(call: Callable[..., Any], use_cache: bool, path_param_names: set[str]) -> Dependant:
+    """The Dependant of an override, analysed once rather than on every request."""
+    key = (call, use_cache, frozenset(path_param_names))
+    dep = _OVERRIDES.get(key)
+    if dep is None:
+        dep = _OVERRIDES[key] = Dependant(call, use_cache, path_param_names)
+    return dep
+
+
 async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any, list[dict[str, Any]] | None]:
     from contextlib import asynccontextmanager, contextmanager
 
@@ -350,7 +362,7 @@ async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any
     call = dep.call
     if ctx.overrides is not None and call in ctx.overrides:
         call = ctx.overrides[call]
-        dep = Dependant(call, dep.use_cache, ctx.path_param_names)
+        dep = _override_dependant(call, dep.use_cache, ctx.path_param_names)
     if dep.use_cache and call in ctx.cache:
         return ctx.cache[call], None
     sub_kwargs: dict[str, Any] = {}

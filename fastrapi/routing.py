@@ -5,7 +5,6 @@ and a plain return runs ``await endpoint()`` plus one ``orjson.dumps`` and nothi
 """
 from __future__ import annotations
 
-import asyncio
 import dis
 import functools
 from contextlib import AsyncExitStack
@@ -114,6 +113,7 @@ class APIRoute(BaseRoute):
         for dep in reversed(list(dependencies or ())):
             self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors))))
         self.response_adapter = _response_adapter(endpoint, response_model)
+        self.serialize = self._build_serializer()
         self.handle = self._build_handle()
         self.call_inline = self._build_inline()
         #: for a handler without parameters: the server's fast path calls this with no Request at all
@@ -125,7 +125,7 @@ class APIRoute(BaseRoute):
         is_async = inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
             getattr(endpoint, "__call__", None)
         )
-        serialize = self._build_serializer()
+        serialize = self.serialize
         if plan.has_deps:
             return self._build_handle_with_deps(is_async, serialize)
         if plan.empty:
@@ -196,7 +196,7 @@ class APIRoute(BaseRoute):
         if self.plan.has_deps or not (inspect.iscoroutinefunction(endpoint) and never_suspends(endpoint)):
             return None
         plan = self.plan
-        serialize = self._build_serializer()
+        serialize = self.serialize
         empty = plan.empty
 
         def call_inline(request: Any) -> Any:
@@ -211,9 +211,13 @@ class APIRoute(BaseRoute):
         return call_inline
 
     def _build_fast(self) -> Callable[[], Any]:
-        """``call_inline`` for a parameterless handler, with a dict result encoded right here."""
+        """``call_inline`` for a parameterless handler, with a dict result encoded right here.
+
+        It repeats ``call_inline``'s few lines on purpose: this is the server's fast path, where one more
+        Python call per request is measurable.
+        """
         endpoint = self.endpoint
-        serialize = self._build_serializer()
+        serialize = self.serialize
         plain = self.response_adapter is None and self.response_class is None and self.status_code == 200
         dumps = orjson.dumps
 
@@ -539,9 +543,3 @@ def never_suspends(func: Callable[..., Any]) -> bool:
     if code is None:
         return False
     return not any(ins.opname in _SUSPENDING_OPS for ins in dis.get_instructions(code))
-
-
-def is_async_callable(obj: Any) -> bool:
-    while isinstance(obj, functools.partial):
-        obj = obj.func
-    return asyncio.iscoroutinefunction(obj) or asyncio.iscoroutinefunction(getattr(obj, "__call__", None))

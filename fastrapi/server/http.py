@@ -315,18 +315,7 @@ class HttpProtocol(asyncio.Protocol):
         method = _METHODS.get(method_b) or method_b.decode("latin-1")
         keep_alive = parser.should_keep_alive()
         version = parser.get_http_version()
-        request = Request(
-            method,
-            path,
-            raw_path,
-            query,
-            headers,
-            body[0] if len(body) == 1 else b"".join(body),
-            self.transport,
-            self.app,
-            version,
-            keep_alive,
-        )
+        request = self._make_request(method, path, raw_path, query, headers, body, keep_alive, version)
         if not request.keep_alive:
             self._no_more = True  # the client said Connection: close; what follows is not parsed
         if parser.should_upgrade():
@@ -355,10 +344,11 @@ class HttpProtocol(asyncio.Protocol):
         method = self.parser.get_method()
         return _METHODS.get(method) or method.decode("latin-1")
 
-    def _make_request(self, method: str, path: str, raw_path: bytes, query: bytes,
-                      headers: list[tuple[bytes, bytes]], body: list[bytes], keep_alive: bool) -> Request:
+    def _make_request(self, method: str, path: str, raw_path: bytes, query: bytes, headers: list[tuple[bytes, bytes]],
+                      body: list[bytes], keep_alive: bool, version: str = "1.1") -> Request:
+        """The Request for one parsed message (``body`` is the list of chunks httptools delivered)."""
         return Request(method, path, raw_path, query, headers, body[0] if len(body) == 1 else b"".join(body),
-                       self.transport, self.app, "1.1", keep_alive)
+                       self.transport, self.app, version, keep_alive)
 
     def _dispatch(self, request: Request) -> None:
         route, params, allowed = self.router.match(request.method, request.path)
@@ -394,10 +384,7 @@ class HttpProtocol(asyncio.Protocol):
             self._busy = True
             self._task = _start_task(self.loop, self._respond(request, response))
             return
-        if request.sub_response is not None:
-            response = _with_sub_response(response, request.sub_response)
-        if request.background is not None:
-            response = _with_tasks(response, request.background)
+        response = _declared(request, response)
         self._write_response(request, response)
         if self._write_paused or (type(response) is not bytes and response.background is not None):
             self._busy = True
@@ -419,10 +406,7 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport.is_closing():
             self._busy = False
             return
-        if request.sub_response is not None:
-            response = _with_sub_response(response, request.sub_response)
-        if request.background is not None:
-            response = _with_tasks(response, request.background)
+        response = _declared(request, response)
         if isinstance(response, StreamingResponse):
             await self._stream(request, response)
         else:
@@ -609,6 +593,15 @@ class HttpProtocol(asyncio.Protocol):
         conn.task = self.loop.create_task(
             self.app.run_websocket(route, conn, request.path, request.query_string, params)
         )
+
+
+def _declared(request: Request, response: Any) -> Any:
+    """Apply what the handler declared on the side: its ``response: Response`` and its BackgroundTasks."""
+    if request.sub_response is not None:
+        response = _with_sub_response(response, request.sub_response)
+    if request.background is not None:
+        response = _with_tasks(response, request.background)
+    return response
 
 
 def _with_tasks(response: Any, tasks: Any) -> Any:

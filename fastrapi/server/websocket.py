@@ -30,6 +30,7 @@ from ..ws.frames import (
     ProtocolError,
     check_close_code,
     close_payload,
+    encode_frame,
     frame_header,
     parse_close,
     unmask,
@@ -445,7 +446,7 @@ class WebSocketProtocol(asyncio.Protocol):
         n = len(payload)
         if self._deflate is not None and n >= MIN_COMPRESS_SIZE:
             payload = self._deflate.compress(bytes(payload))
-            self.transport.write(frame_header(first | RSV1, len(payload)) + payload)
+            self.transport.write(encode_frame(first | RSV1, payload))
         elif n < 126:
             self.transport.write(short_headers[n] + payload)
         else:
@@ -469,7 +470,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _write_control(self, first: int, payload: bytes) -> None:
         if not self._lost:
-            self.transport.write(frame_header(first, len(payload)) + payload)
+            self.transport.write(encode_frame(first, payload))
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""

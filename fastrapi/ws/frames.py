@@ -83,11 +83,6 @@ except ImportError:  # pragma: no cover - platforms without the compiled helper
 unmask = _unmask_c if _unmask_c is not None else _unmask_python
 
 
-def mask_payload(payload: bytes, mask: bytes) -> bytes:
-    """Masking is its own inverse; named for clients (the test client and the TestClient)."""
-    return unmask(payload, mask)
-
-
 def _valid_close_code(code: int) -> bool:
     # RFC 6455 7.4: 1000-1003, 1007-1014 are defined for use on the wire; 3000-4999 for libraries and apps.
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
