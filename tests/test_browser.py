@@ -1,11 +1,8 @@
 """End-to-end: real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) loads the
 demo page from a FastrAPI server, and a message typed in the page makes a WebSocket round trip."""
-import importlib.util
 import os
 import re
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -30,19 +27,12 @@ if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402  (after the skip check)
 
-ROOT = Path(__file__).resolve().parents[1]
+from modules import ROOT, load_module  # noqa: E402
+
 DEMO_PATH = ROOT / "examples" / "demo" / "app.py"
 
 
-def load_demo():
-    spec = importlib.util.spec_from_file_location("fastrapi_demo_app_browser", DEMO_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = load_demo()
+demo = load_module(DEMO_PATH, "fastrapi_demo_app_browser")
 
 
 @pytest.fixture(scope="module")

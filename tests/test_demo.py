@@ -1,6 +1,5 @@
 """The demo app in examples/demo: JSON routes over HTTP, the /ws echo over a real WebSocket,
 and the script itself (`python examples/demo/app.py`) serving and shutting down cleanly."""
-import importlib.util
 import json
 import os
 import signal
@@ -8,25 +7,17 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
-ROOT = Path(__file__).resolve().parents[1]
+from modules import ROOT, load_module  # noqa: E402
+
 DEMO_PATH = ROOT / "examples" / "demo" / "app.py"
 
 
-def load_demo():
-    spec = importlib.util.spec_from_file_location("fastrapi_demo_app", DEMO_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-demo = load_demo()
+demo = load_module(DEMO_PATH, "fastrapi_demo_app")
 
 
 @pytest.fixture

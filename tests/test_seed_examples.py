@@ -4,11 +4,9 @@ Every example file is imported as a module (so the complete example's ``__main__
 binds 0.0.0.0:8000, does not run) and its ``app`` is served on 127.0.0.1 by the ``serve`` fixture.
 The handlers' ``print`` output comes from the server thread; it is read with ``capfd``.
 """
-import importlib.util
 import json
 import logging
 import os
-import sys
 import threading
 import time
 import uuid
@@ -18,6 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.timeout(30)
 
+from modules import load_module  # noqa: E402
 from wsclient import TIMEOUT, RawClient, expect_close, recv, ws_connect  # noqa: E402
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "seed"
 
@@ -27,13 +26,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "seed"
 
 def load_example(name):
     """Import examples/seed/<name>.py as a fresh module; return its ``app``."""
-    path = EXAMPLES / f"{name}.py"
-    mod_name = f"seed_example_{name}_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module
-    spec.loader.exec_module(module)
-    return module.app
+    return load_module(EXAMPLES / f"{name}.py", f"seed_example_{name}_{uuid.uuid4().hex}").app
 
 
 
