@@ -75,9 +75,10 @@ SERVERS = [
 
 class Scenario:
     def __init__(self, name, title, kind, path, *, method="GET", body=None, expect=None,
-                 lua=None, conns=64, size=16, binary=False):
+                 lua=None, headers=None, conns=64, size=16, binary=False):
         self.name, self.title, self.kind, self.path = name, title, kind, path
         self.method, self.body, self.expect, self.lua = method, body, expect, lua
+        self.headers = headers or {}  # extra request headers (probe and wrk -H)
         self.conns, self.size, self.binary = conns, size, binary
 
     @property
@@ -85,7 +86,16 @@ class Scenario:
         return "req/s" if self.kind == "http" else "msg/s"
 
 
+def lua_body(path):
+    """The JSON body a wrk script sends (its `wrk.body = '...'` line): one source for wrk and probe."""
+    m = re.search(r"^wrk\.body = '(.*)'$", Path(path).read_text(), re.M)
+    return m.group(1).encode()
+
+
 USER = {"name": "Alice", "age": 30, "email": "alice@example.com"}
+ORDER_BODY = lua_body(LOAD / "post_orders.lua")
+DEPS_EXPECT = {"user": "alice", "request_id": "req-42", "page": 3, "size": 25, "offset": 50,
+               "db_open": True, "api_version": "v1"}
 SCENARIOS = [
     Scenario("get-json", "GET /json hello", "http", "/json", expect={"Hello": "World"}),
     Scenario("get-path", "GET /items/{item_id} path param", "http", "/items/42", expect={"item_id": 42}),
@@ -94,6 +104,11 @@ SCENARIOS = [
     Scenario("post-pydantic", "POST /users pydantic body", "http", "/users", method="POST",
              body=json.dumps(USER, separators=(",", ":")).encode(), expect=USER,
              lua=LOAD / "post_users.lua"),
+    Scenario("get-deps", "GET /deps 4 dependencies (yield, async nested, class)", "http",
+             "/deps?token=secret-token&page=3&size=25", headers={"X-Request-Id": "req-42"},
+             expect=DEPS_EXPECT),
+    Scenario("post-order30", "POST /orders 30-field pydantic body", "http", "/orders", method="POST",
+             body=ORDER_BODY, expect=json.loads(ORDER_BODY), lua=LOAD / "post_orders.lua"),
     Scenario("ws-16b-text", "WS echo 16 B text, 64 conns", "ws", "/ws", conns=64, size=16),
     Scenario("ws-64k-text", "WS echo 64 KiB text, 8 conns", "ws", "/ws", conns=8, size=65536),
     Scenario("ws-16b-binary", "WS echo 16 B binary, 64 conns", "ws", "/wsb", conns=64, size=16, binary=True),
@@ -239,6 +254,7 @@ def http_probe(port, sc, timeout=5.0):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Content-Type": "application/json"} if sc.body is not None else {}
+        headers.update(sc.headers)
         conn.request(sc.method, sc.path, body=sc.body, headers=headers)
         r = conn.getresponse()
         data = r.read()
@@ -265,6 +281,8 @@ def run_wrk(port, sc, seconds, cpu, conns=64):
     cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
     if sc.lua:
         cmd += ["-s", str(sc.lua)]
+    for k, v in sc.headers.items():
+        cmd += ["-H", f"{k}: {v}"]
     cmd.append(f"http://127.0.0.1:{port}{sc.path}")
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu)] + cmd

@@ -2,7 +2,6 @@
 no framework.  Echoes every TEXT/BINARY frame back as it came; answers a close frame.
 Uses uvloop's own transports (like the frameworks measured here); BENCH_PICOWS_AIOFASTNET=1 switches
 to picows' aiofastnet transport instead (measured slower for this server on this machine)."""
-import asyncio
 import os
 
 import uvloop

@@ -3,9 +3,10 @@ routes with FastAPI-style decorators, pydantic body models, app.serve(host, port
 HTTP handlers are plain `def` as in its README: in 0.2.11 an `async def` HTTP handler answers 500
 ("RuntimeError: no running event loop", coroutine never awaited).
 Its WebSocket object has accept/receive_text/send_text/receive_bytes/send_bytes (coroutines)."""
-from fastrapi import FastrAPI
+from fastrapi import Depends, FastrAPI, Header, HTTPException, Query
 from pydantic import BaseModel
 
+from api_models import SETTINGS, DBSession, Order
 from common import port_from_argv
 
 app = FastrAPI()
@@ -35,6 +36,54 @@ def search(q: str, limit: int = 10):
 @app.post("/users")
 def create_user(user: User) -> User:
     return user
+
+
+# --- GET /deps: the same four dependencies, as far as 0.2.11 can express them ---------------
+# 0.2.11 passes the *generator* of a `yield` dependency and the un-awaited *coroutine* of an
+# `async def` dependency to the handler, so get_db is a plain function (no close after the
+# response) and current_user is a plain `def`. It also fills a dependency that is used both by
+# another dependency and by the handler only when the handler lists it first (settings below;
+# the other apps use the same order).
+
+def get_settings() -> dict:
+    """Sync function dependency, also used by current_user."""
+    return SETTINGS
+
+
+def get_db() -> DBSession:
+    """The session dependency without `yield` (unsupported in 0.2.11): never closed."""
+    return DBSession()
+
+
+def current_user(token: str, x_request_id: str = Header(),
+                 settings: dict = Depends(get_settings)) -> dict:
+    """Nested dependency (sync: async ones are not awaited in 0.2.11): checks the `token` query
+    parameter, reads the X-Request-Id header."""
+    if token != settings["api_token"]:
+        raise HTTPException(status_code=401, detail="invalid token")
+    return {"name": "alice", "request_id": x_request_id}
+
+
+class Pagination:
+    """Class dependency: pagination query parameters with bounds."""
+
+    def __init__(self, page: int = Query(1, ge=1), size: int = Query(20, ge=1, le=100)):
+        self.page, self.size = page, size
+
+
+@app.get("/deps")
+def with_deps(settings: dict = Depends(get_settings), db: DBSession = Depends(get_db),
+              user: dict = Depends(current_user), pagination: Pagination = Depends()):
+    return {"user": user["name"], "request_id": user["request_id"], "page": pagination.page,
+            "size": pagination.size, "offset": (pagination.page - 1) * pagination.size,
+            "db_open": db.open, "api_version": settings["api_version"]}
+
+
+# --- POST /orders: a 30-field pydantic body (api_models.Order), validated and returned --------
+
+@app.post("/orders")
+def create_order(order: Order) -> Order:
+    return order
 
 
 @app.websocket("/ws")

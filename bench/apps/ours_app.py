@@ -1,8 +1,9 @@
 """FastrAPI (this repository): the benchmark endpoints, written as a user would."""
 from pydantic import BaseModel
 
-from fastrapi import FastrAPI, WebSocket, WebSocketDisconnect
+from fastrapi import Depends, FastrAPI, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
 
+from api_models import SETTINGS, DBSession, Order
 from common import port_from_argv
 
 app = FastrAPI()
@@ -32,6 +33,53 @@ async def search(q: str, limit: int = 10):
 @app.post("/users")
 async def create_user(user: User) -> User:
     return user
+
+
+# --- GET /deps: a handler with four dependencies (sync function, `yield` session, async nested
+# auth dependency that reads a query parameter and a header, class) -----------------------------
+
+def get_settings() -> dict:
+    """Sync function dependency, also used by current_user (resolved once per request)."""
+    return SETTINGS
+
+
+def get_db():
+    """`yield` dependency: a session per request, closed after the response."""
+    db = DBSession()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+async def current_user(token: str, x_request_id: str = Header(),
+                       settings: dict = Depends(get_settings)) -> dict:
+    """Async nested dependency: checks the `token` query parameter, reads the X-Request-Id header."""
+    if token != settings["api_token"]:
+        raise HTTPException(status_code=401, detail="invalid token")
+    return {"name": "alice", "request_id": x_request_id}
+
+
+class Pagination:
+    """Class dependency: pagination query parameters with bounds."""
+
+    def __init__(self, page: int = Query(1, ge=1), size: int = Query(20, ge=1, le=100)):
+        self.page, self.size = page, size
+
+
+@app.get("/deps")
+async def with_deps(settings: dict = Depends(get_settings), db: DBSession = Depends(get_db),
+                    user: dict = Depends(current_user), pagination: Pagination = Depends()):
+    return {"user": user["name"], "request_id": user["request_id"], "page": pagination.page,
+            "size": pagination.size, "offset": (pagination.page - 1) * pagination.size,
+            "db_open": db.open, "api_version": settings["api_version"]}
+
+
+# --- POST /orders: a 30-field pydantic body (api_models.Order), validated and returned --------
+
+@app.post("/orders")
+async def create_order(order: Order) -> Order:
+    return order
 
 
 @app.websocket("/ws")

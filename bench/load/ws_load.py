@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import sys
-import time
 
 import uvloop
 from picows import WSCloseCode, WSListener, WSMsgType, ws_connect
@@ -137,7 +136,6 @@ async def run(args):
 
     for c in clients:
         c.start()
-    t0 = loop.time()
     await asyncio.sleep(args.warmup)
     c_warm, t_warm = stats.count, loop.time()
     # Sleep in slices so that a run where every connection died ends early.
