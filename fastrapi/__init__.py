@@ -19,9 +19,11 @@
 from . import status
 from .applications import FastAPI, FastrAPI
 from .background import BackgroundTasks
-from .param_functions import Body, Cookie, Depends, Header, Path, Query
+from .datastructures import UploadFile
+from .param_functions import Body, Cookie, Depends, File, Form, Header, Path, Query, Security
 from .exceptions import HTTPException, RequestValidationError, WebSocketDisconnect, WebSocketException
 from .requests import Request
+from .security import SecurityScopes
 from .routing import APIRouter
 from .responses import (
     HTMLResponse,
@@ -41,9 +43,13 @@ __all__ = [
     "Body",
     "Cookie",
     "Depends",
+    "File",
+    "Form",
     "Header",
     "Path",
     "Query",
+    "Security",
+    "SecurityScopes",
     "FastrAPI",
     "FastAPI",
     "HTTPException",
@@ -59,5 +65,6 @@ __all__ = [
     "WebSocketDisconnect",
     "WebSocketException",
     "WebSocketState",
+    "UploadFile",
     "status",
 ]

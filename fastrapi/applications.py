@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import inspect
 import logging
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 import orjson
 
-from .datastructures import State
+from .datastructures import Default, State, URLPath
 from .dependencies import SolveContext, solve, solve_async
 from .exceptions import (
     HTTPException,
@@ -16,9 +16,11 @@ from .exceptions import (
     ResponseValidationError,
     WebSocketDisconnect,
     WebSocketException,
+    WebSocketRequestValidationError,
 )
-from .responses import PlainTextResponse, Response, encoded_json_response
-from .routing import F, APIRoute, APIRouter, RouteDecorators, Router, WebSocketRoute
+from .responses import JSONResponse, PlainTextResponse, Response, encoded_json_response, finalize_response
+from .openapi.serving import OpenAPIMixin
+from .routing import F, APIRoute, RouteDecorators, Router, WebSocketRoute, generate_unique_id
 from .websocket import WebSocket
 
 logger = logging.getLogger("fastrapi.error")
@@ -30,7 +32,7 @@ def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, byt
     return encoded_json_response(orjson.dumps(content, default=str), status, headers)
 
 
-class FastrAPI(RouteDecorators):
+class FastrAPI(RouteDecorators, OpenAPIMixin):
     """A FastrAPI application. Declare routes with the decorators, then ``app.serve(host, port)``."""
 
     def __init__(
@@ -45,6 +47,30 @@ class FastrAPI(RouteDecorators):
         dependencies: Sequence[Any] | None = None,
         on_startup: Sequence[Callable[[], Any]] | None = None,
         on_shutdown: Sequence[Callable[[], Any]] | None = None,
+        default_response_class: Any = Default(JSONResponse),
+        redirect_slashes: bool = True,
+        root_path: str = "",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[Any] | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Any = Default(generate_unique_id),
+        openapi_url: str | None = "/openapi.json",
+        openapi_tags: list[dict[str, Any]] | None = None,
+        servers: list[dict[str, Any]] | None = None,
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
+        swagger_ui_init_oauth: dict[str, Any] | None = None,
+        swagger_ui_parameters: dict[str, Any] | None = None,
+        summary: str | None = None,
+        terms_of_service: str | None = None,
+        contact: dict[str, Any] | None = None,
+        license_info: dict[str, Any] | None = None,
+        root_path_in_servers: bool = True,
+        separate_input_output_schemas: bool = True,
+        openapi_external_docs: dict[str, Any] | None = None,
+        webhooks: Any = None,
         **extra: Any,
     ) -> None:
         self.title = title
@@ -52,8 +78,17 @@ class FastrAPI(RouteDecorators):
         self.description = description
         self.debug = debug
         self.extra = extra
-        self.router = Router()
+        self.router = Router(redirect_slashes=redirect_slashes, root_path=root_path)
+        # route options every route of the app starts from (FastAPI keeps them on ``app.router``)
+        self.default_response_class = default_response_class
+        self.responses: dict[int | str, dict[str, Any]] = dict(responses or {})
+        self.callbacks: list[Any] = list(callbacks or ())
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.generate_unique_id_function = generate_unique_id_function
         self.state = State()
+        #: what a ``lifespan`` yielded: each request's ``request.state`` starts as a copy of it
+        self.lifespan_state: dict[str, Any] | None = None
         self.exception_handlers: dict[Any, ExceptionHandler] = dict(exception_handlers or {})
         #: ``{dependency: replacement}``, consulted per request (for tests)
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
@@ -63,6 +98,15 @@ class FastrAPI(RouteDecorators):
         self.dependencies: list[Any] = list(dependencies or ())
         self.on_startup: list[Callable[[], Any]] = list(on_startup or ())
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or ())
+        # OpenAPI document and docs pages (fastrapi/openapi/serving.py): settings, then their routes
+        self._init_openapi(
+            openapi_url=openapi_url, openapi_tags=openapi_tags, servers=servers, docs_url=docs_url,
+            redoc_url=redoc_url, swagger_ui_oauth2_redirect_url=swagger_ui_oauth2_redirect_url,
+            swagger_ui_init_oauth=swagger_ui_init_oauth, swagger_ui_parameters=swagger_ui_parameters,
+            summary=summary, terms_of_service=terms_of_service, contact=contact, license_info=license_info,
+            root_path_in_servers=root_path_in_servers, separate_input_output_schemas=separate_input_output_schemas,
+            openapi_external_docs=openapi_external_docs, webhooks=webhooks,
+        )
 
     # ------------------------------------------------------------------ lifespan
     def on_event(self, event_type: str) -> Callable[[F], F]:
@@ -86,9 +130,12 @@ class FastrAPI(RouteDecorators):
         A ``lifespan`` that yields a mapping puts its items on ``app.state``.
         """
         if self.lifespan is not None:
-            async with self.lifespan(self) as state:
-                for key, value in (state or {}).items():
-                    setattr(self.state, key, value)
+            async with _lifespan_manager(self.lifespan)(self) as state:
+                if state:
+                    # Starlette's lifespan state: a shallow copy starts every request's (and WebSocket's) state
+                    self.lifespan_state = dict(state)
+                    for key, value in state.items():
+                        setattr(self.state, key, value)
                 yield
             return
         for func in self.on_startup:
@@ -107,55 +154,30 @@ class FastrAPI(RouteDecorators):
     def routes(self) -> list[Any]:
         return self.router.routes
 
+    @property
+    def root_path(self) -> str:
+        """The path prefix the app is served under behind a proxy: in ``url_for`` URLs, and stripped from
+        request paths that carry it (as Starlette)."""
+        return self.router.root_path
+
+    @root_path.setter
+    def root_path(self, value: str) -> None:
+        self.router.root_path = value
+
     # ------------------------------------------------------------------ declaring routes
-    def add_api_route(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        methods: Sequence[str] | None = None,
-        status_code: int | None = None,
-        response_model: Any = None,
-        response_class: type[Response] | None = None,
-        name: str | None = None,
-        dependencies: Sequence[Any] | None = None,
-        **options: Any,
-    ) -> APIRoute:
-        route = APIRoute(
-            path,
-            endpoint,
-            methods or ["GET"],
-            status_code=status_code,
-            response_model=response_model,
-            response_class=response_class,
-            name=name,
-            dependencies=[*self.dependencies, *(dependencies or ())],
-        )
+    # add_api_route, add_api_websocket_route, include_router and the decorators come from RouteDecorators
+    def _register_route(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> APIRoute:
+        route = APIRoute(path, endpoint, **options)
         self.router.add_route(route)
         return route
 
-    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None,
-                                dependencies: Sequence[Any] | None = None) -> WebSocketRoute:
-        route = WebSocketRoute(path, endpoint, name=name, dependencies=[*self.dependencies, *(dependencies or ())])
+    def _register_websocket(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> WebSocketRoute:
+        route = WebSocketRoute(path, endpoint, **options)
         self.router.add_route(route)
         return route
 
-    def include_router(
-        self,
-        router: "APIRouter",
-        *,
-        prefix: str = "",
-        tags: Sequence[str] | None = None,
-        dependencies: Sequence[Any] | None = None,
-    ) -> None:
-        """Add every route of ``router`` under ``prefix``, with extra ``tags`` and ``dependencies``."""
-        for kind, path, endpoint, options in router.route_specs(prefix, tags, dependencies):
-            if kind == "websocket":
-                self.add_api_websocket_route(path, endpoint, **options)
-            else:
-                self.add_api_route(path, endpoint, **options)
-
-    def url_path_for(self, name: str, **path_params: Any) -> str:
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route ``name`` with ``path_params`` filled in (Starlette's; ``NoMatchFound``)."""
         return self.router.url_path_for(name, **path_params)
 
     # ------------------------------------------------------------------ errors
@@ -172,15 +194,23 @@ class FastrAPI(RouteDecorators):
         self.exception_handlers[exc_class_or_status_code] = handler
 
     def _lookup_handler(self, exc: Exception) -> ExceptionHandler | None:
+        """The user's handler for ``exc``, as Starlette picks it: by status code, then by class (nearest in the
+        MRO); an exception with a default answer (HTTPException, 422) stops the search there; anything else
+        unhandled goes to the server-error handler (``Exception`` or ``500``)."""
         handlers = self.exception_handlers
         if not handlers:
             return None
         if isinstance(exc, HTTPException) and exc.status_code in handlers:
             return handlers[exc.status_code]
         for cls in type(exc).__mro__:
-            if cls in handlers:
-                return handlers[cls]
-        return None
+            if cls is Exception:
+                break
+            handler = handlers.get(cls)
+            if handler is not None:
+                return handler
+            if cls in _DEFAULT_HANDLED:
+                return None
+        return handlers.get(Exception) or handlers.get(500)
 
     def error_response(self, status: int, allowed: list[str] | None) -> Response:
         """The 404 / 405 answers for requests no route takes."""
@@ -212,6 +242,28 @@ class FastrAPI(RouteDecorators):
         else:
             logger.error("Exception in handler of %s %s", request.method, request.path, exc_info=exc)
         return PlainTextResponse("Internal Server Error", status_code=500)
+
+    # ------------------------------------------------------------------ one request, start to end
+    async def dispatch(self, request: Any) -> Any:
+        """Route and run one request to its final response (bytes of a JSON 200, or a Response).
+
+        The innermost step of middleware and of the ASGI interface. The built-in server without middleware
+        does the same inline, with faster paths for handlers that cannot suspend.
+        """
+        router = self.router
+        route, params, allowed = router.match(request.method, request.path)
+        try:
+            if route is None:
+                if allowed is None and router.match_websocket(request.path)[0] is not None:
+                    raise HTTPException(400, "Invalid WebSocket upgrade request")
+                if allowed is None:
+                    raise HTTPException(404)
+                raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
+            request.path_params = params
+            response = await route.handle(request)
+        except Exception as exc:  # a fresh response each time: middleware may change it
+            response = await self.handle_exception(request, exc)
+        return finalize_response(request, response)
 
     # ------------------------------------------------------------------ WebSocket handler runs
     async def run_websocket(self, route: WebSocketRoute, conn: Any, path: str, query: bytes, params: dict[str, Any]) -> None:
@@ -255,11 +307,40 @@ class FastrAPI(RouteDecorators):
             await ws.background()
 
     # ------------------------------------------------------------------ running
-    def serve(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
-        """Run the built-in server until Ctrl-C / SIGTERM (see ``fastrapi.server.Server`` for options)."""
-        from .server import Server
+    def serve(self, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, reload: bool = False,
+              reload_dirs: Sequence[str] | None = None, **options: Any) -> None:
+        """Run the built-in server until Ctrl-C / SIGTERM (options: ``fastrapi.server.ServerConfig``).
 
-        Server(self, host, port, **options).run_forever()
+        ``workers=N`` serves from N processes on the port; ``reload=True`` restarts the script when a ``.py``
+        file under its directory (or ``reload_dirs``) changes. See ``fastrapi.server.workers``."""
+        if workers == 1 and not reload:
+            from .server import Server
+
+            Server(self, host, port, **options).run_forever()
+            return
+        from .server.workers import serve_app
+
+        serve_app(self, host, port, workers=workers, reload=reload, reload_dirs=reload_dirs, **options)
 
 
 FastAPI = FastrAPI
+
+#: exceptions FastAPI answers by default; a user handler for a base class of theirs does not take them
+_DEFAULT_HANDLED = (HTTPException, RequestValidationError, WebSocketRequestValidationError)
+
+
+def _lifespan_manager(lifespan: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``lifespan=`` as an async context manager factory: bare (async) generator functions are wrapped,
+    as FastAPI does."""
+    if inspect.isasyncgenfunction(lifespan):
+        return asynccontextmanager(lifespan)
+    if inspect.isgeneratorfunction(lifespan):
+        sync_cm = contextmanager(lifespan)
+
+        @asynccontextmanager
+        async def wrapped(app: Any) -> AsyncIterator[Any]:
+            with sync_cm(app) as state:
+                yield state
+
+        return wrapped
+    return lifespan

@@ -1,7 +1,7 @@
-"""Request data views: Headers, QueryParams, URL, Address, State. Built lazily from raw bytes."""
+"""Request data views: Headers, QueryParams, URL, Address, State, and the parsed form (FormData, UploadFile)."""
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, BinaryIO, Iterator, Mapping, NamedTuple, Sequence
 from urllib.parse import parse_qsl, unquote
 
 
@@ -154,6 +154,49 @@ class URL:
         return hash(self._str)
 
 
+class URLPath(str):
+    """A route's path from ``url_path_for`` (Starlette's): a ``str`` that knows whether it is an HTTP or a
+    WebSocket route, so ``make_absolute_url`` picks http(s) or ws(s)."""
+
+    def __new__(cls, path: str, protocol: str = "", host: str = "") -> "URLPath":
+        return str.__new__(cls, path)
+
+    def __init__(self, path: str, protocol: str = "", host: str = "") -> None:
+        self.protocol = protocol
+        self.host = host
+
+    def make_absolute_url(self, base_url: URL) -> URL:
+        """This path under ``base_url`` (its scheme, host and root path)."""
+        if self.protocol:
+            secure = base_url.is_secure
+            scheme = ("https" if secure else "http") if self.protocol == "http" else ("wss" if secure else "ws")
+        else:
+            scheme = base_url.scheme
+        return URL(scheme, self.host or base_url.netloc, base_url.path.rstrip("/") + str(self))
+
+
+class DefaultPlaceholder:
+    """FastAPI's marker for a value that was left at its default (``Default(JSONResponse)``), so that a
+    setting given explicitly at any level wins over the defaults of the levels around it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DefaultPlaceholder) and other.value == self.value
+
+    def __repr__(self) -> str:
+        return f"Default({self.value!r})"
+
+
+def Default(value: Any) -> Any:  # noqa: N802 (FastAPI's name)
+    """Mark ``value`` as a default: ``get_value_or_default`` prefers any value that is not marked."""
+    return DefaultPlaceholder(value)
+
+
 class State:
     """Attribute bag for per-app, per-request or per-connection user data (``request.state.user = ...``)."""
 
@@ -187,3 +230,117 @@ def parse_cookies(header: str) -> dict[str, str]:
         if key or val:
             cookies[key] = unquote(val)
     return cookies
+
+
+class UploadFile:
+    """An uploaded file of a multipart form: ``filename``, ``content_type``, ``size``, ``headers`` and the
+    ``file`` itself (a SpooledTemporaryFile: in memory up to 1 MiB, on disk beyond). The async methods run
+    disk I/O in the thread pool once the file has rolled over to disk."""
+
+    __slots__ = ("file", "filename", "size", "headers", "_read_cache")
+
+    def __init__(self, file: BinaryIO, *, size: int | None = None, filename: str | None = None,
+                 headers: "Headers | None" = None) -> None:
+        self.file = file
+        self.filename = filename
+        self.size = size
+        self.headers = headers if headers is not None else Headers()
+        #: the content, once read for a ``bytes`` File parameter
+        self._read_cache: bytes | None = None
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    @property
+    def _in_memory(self) -> bool:
+        return not getattr(self.file, "_rolled", True)
+
+    async def write(self, data: bytes) -> None:
+        if self.size is not None:
+            self.size += len(data)
+        if self._in_memory:
+            self.file.write(data)
+        else:
+            from .concurrency import run_in_threadpool
+
+            await run_in_threadpool(self.file.write, data)
+
+    async def read(self, size: int = -1) -> bytes:
+        if self._in_memory:
+            return self.file.read(size)
+        from .concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self.file.read, size)
+
+    async def seek(self, offset: int) -> None:
+        if self._in_memory:
+            self.file.seek(offset)
+        else:
+            from .concurrency import run_in_threadpool
+
+            await run_in_threadpool(self.file.seek, offset)
+
+    async def close(self) -> None:
+        if self._in_memory:
+            self.file.close()
+        else:
+            from .concurrency import run_in_threadpool
+
+            await run_in_threadpool(self.file.close)
+
+    def __repr__(self) -> str:
+        return f"UploadFile(filename={self.filename!r}, size={self.size!r}, headers={self.headers!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """Lets ``UploadFile``, ``list[UploadFile]`` and ``UploadFile | None`` appear in validated annotations."""
+        from pydantic_core import core_schema
+
+        def validate(value: Any) -> "UploadFile":
+            if not isinstance(value, UploadFile):
+                raise ValueError(f"Expected UploadFile, received: {type(value)}")
+            return value
+
+        return core_schema.no_info_plain_validator_function(validate)
+
+
+class FormData(Mapping[str, Any]):
+    """A parsed form: field values (``str``) and files (``UploadFile``), several per name allowed.
+
+    ``form[name]`` and ``form.get(name)`` give the last value of a name, ``form.getlist(name)`` all of them."""
+
+    __slots__ = ("_list", "_dict")
+
+    def __init__(self, items: Sequence[tuple[str, Any]] | Mapping[str, Any] = ()) -> None:
+        self._list: list[tuple[str, Any]] = list(items.items()) if isinstance(items, Mapping) else list(items)
+        self._dict = dict(self._list)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._dict[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict)
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    def getlist(self, key: str) -> list[Any]:
+        return [v for k, v in self._list if k == key]
+
+    def multi_items(self) -> list[tuple[str, Any]]:
+        return list(self._list)
+
+    async def close(self) -> None:
+        """Close every uploaded file of the form."""
+        for _, value in self._list:
+            if isinstance(value, UploadFile):
+                await value.close()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FormData):
+            return sorted(self._list, key=repr) == sorted(other._list, key=repr)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"FormData({self._list!r})"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+import functools
 import inspect
 import json
 import types
@@ -21,15 +22,16 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from .background import BackgroundTasks
+from .datastructures import UploadFile
 from .responses import Response
 from .exceptions import RequestValidationError
 from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
 
-PATH, QUERY, HEADER, COOKIE, BODY, REQUEST, WEBSOCKET = range(7)
-_SOURCE_NAMES = {PATH: "path", QUERY: "query", HEADER: "header", COOKIE: "cookie", BODY: "body"}
+PATH, QUERY, HEADER, COOKIE, BODY, REQUEST, WEBSOCKET, FORM = range(8)
+_SOURCE_NAMES = {PATH: "path", QUERY: "query", HEADER: "header", COOKIE: "cookie", BODY: "body", FORM: "body"}
 _EMPTY = inspect.Parameter.empty
-_INFO_KINDS = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY}
+_INFO_KINDS = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY, "form": FORM}
 
 _SCALARS = (str, int, float, bool, bytes, uuid.UUID, decimal.Decimal, datetime.datetime, datetime.date,
             datetime.time, datetime.timedelta)
@@ -66,12 +68,14 @@ def _missing(kind: int, key: str) -> dict[str, Any]:
 class Param:
     """One handler argument: where it comes from, under which name, and how it is validated."""
 
-    __slots__ = ("name", "kind", "key", "default", "required", "validate", "annotation", "is_list", "embed")
+    __slots__ = ("name", "kind", "key", "default", "required", "validate", "annotation", "is_list", "embed",
+                 "form_model", "wants_bytes", "info")
 
     def __init__(self, name: str, kind: int, annotation: Any, default: Any, info: Any = None) -> None:
         self.name = name
         self.kind = kind
         self.annotation = annotation
+        self.info = info  # the Query()/Header()... FieldInfo, for the OpenAPI document (title, examples...)
         alias = getattr(info, "alias", None)
         if alias:
             self.key = alias
@@ -81,11 +85,22 @@ class Param:
             self.key = name
         self.required = default is _EMPTY or default is ... or default is PydanticUndefined
         self.default = None if self.required else default
-        self.is_list = kind in (QUERY, HEADER, COOKIE) and _is_sequence(annotation)
+        self.is_list = kind in (QUERY, HEADER, COOKIE, FORM) and _is_sequence(annotation)
         self.embed = bool(getattr(info, "embed", False))
+        #: ``Annotated[Model, Form()]``: the model's fields are the form's fields
+        self.form_model = kind == FORM and isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        #: a File parameter typed ``bytes`` (or a list of bytes): the uploads' contents are read for it
+        self.wants_bytes = kind == FORM and _mentions(annotation, bytes)
         metadata = list(getattr(info, "metadata", ()) or ())
         self.validate = _validator(annotation if not metadata else
                                    typing.Annotated[(Any if annotation is _EMPTY else annotation), *metadata])
+
+
+def _mentions(annotation: Any, cls: type) -> bool:
+    """``annotation`` is ``cls`` or contains it (``list[cls]``, ``cls | None``, ``Annotated[cls, ...]``)."""
+    if annotation is cls:
+        return True
+    return any(_mentions(a, cls) for a in typing.get_args(annotation) if a is not Ellipsis)
 
 
 def _is_sequence(annotation: Any) -> bool:
@@ -119,12 +134,14 @@ def _validator(annotation: Any) -> Callable[[Any], Any] | None:
 class Plan:
     """How to call one handler: its parameters by source, and whether a body must be read."""
 
-    __slots__ = ("params", "body_params", "request_names", "websocket_name", "needs_query", "needs_headers",
-                 "needs_cookies", "embed_body", "deps", "background_names", "response_names")
+    __slots__ = ("params", "body_params", "form_params", "request_names", "websocket_name", "needs_query",
+                 "needs_headers", "needs_cookies", "embed_body", "deps", "background_names", "response_names")
 
     def __init__(self) -> None:
         self.params: list[Param] = []
         self.body_params: list[Param] = []
+        #: Form()/File()/UploadFile parameters: the body is parsed as a form (``load_form``) before solving
+        self.form_params: list[Param] = []
         self.request_names: list[str] = []
         self.websocket_name: str | None = None
         self.needs_query = False
@@ -138,8 +155,8 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.params or self.body_params or self.request_names or self.websocket_name or self.deps
-                    or self.background_names or self.response_names)
+        return not (self.params or self.body_params or self.form_params or self.request_names or self.websocket_name
+                    or self.deps or self.background_names or self.response_names)
 
     @property
     def has_deps(self) -> bool:
@@ -147,11 +164,16 @@ class Plan:
 
 
 class Dependant:
-    """One ``Depends(call)``: the callable, how to call it, and the plan for its own parameters."""
+    """One ``Depends(call)`` or ``Security(call, scopes=...)``: the callable, how to call it, the plan for its own
+    parameters, and the OAuth2 scopes required from the route down to it (what a ``SecurityScopes`` gets)."""
 
-    __slots__ = ("call", "use_cache", "plan", "is_coroutine", "is_async_gen", "is_gen")
+    __slots__ = ("call", "use_cache", "plan", "is_coroutine", "is_async_gen", "is_gen", "scopes", "uses_scopes",
+                 "cache_key")
 
-    def __init__(self, call: Callable[..., Any], use_cache: bool, path_param_names: set[str]) -> None:
+    def __init__(self, call: Callable[..., Any], use_cache: bool, path_param_names: set[str],
+                 own_scopes: typing.Sequence[str] | None = None, parent_scopes: typing.Sequence[str] = ()) -> None:
+        from .security.base import SecurityBase
+
         self.call = call
         self.use_cache = use_cache
         target = call if inspect.isfunction(call) or inspect.ismethod(call) or inspect.isclass(call) else \
@@ -159,19 +181,74 @@ class Dependant:
         self.is_async_gen = inspect.isasyncgenfunction(target)
         self.is_gen = inspect.isgeneratorfunction(target)
         self.is_coroutine = inspect.iscoroutinefunction(target)
-        self.plan = build_plan(call, path_param_names)
+        # FastAPI's order: the parent chain's scopes as they are, then own scopes not already listed.
+        scopes = list(parent_scopes)
+        for scope in own_scopes or ():
+            if scope not in scopes:
+                scopes.append(scope)
+        self.scopes = scopes
+        self.plan = build_plan(call, path_param_names, security_scopes=scopes,
+                               sub_scopes=[*parent_scopes, *(own_scopes or ())])
+        # As in FastAPI, scopes are part of the per-request cache key only where they can change the result.
+        self.uses_scopes = bool(own_scopes) or isinstance(_unwrap(call), SecurityBase) or \
+            any(d.uses_scopes for _, d in self.plan.deps)
+        scope_key = tuple(sorted(set(scopes))) if self.uses_scopes else ()
+        self.cache_key: Any = (call, scope_key) if scope_key else call
+
+
+def _unwrap(call: Any) -> Any:
+    """The callable under ``functools.partial`` and ``functools.wraps`` layers."""
+    while isinstance(call, functools.partial):
+        call = call.func
+    return inspect.unwrap(call)
+
+
+def _security_scopes_dependant(scopes: list[str]) -> Dependant:
+    """A ``SecurityScopes`` parameter, solved as a dependency returning the scopes known at registration."""
+    from .security.oauth2 import SecurityScopes
+
+    async def security_scopes() -> SecurityScopes:
+        return SecurityScopes(list(scopes))
+
+    dep = Dependant(security_scopes, False, set())
+    dep.scopes, dep.uses_scopes = scopes, True
+    return dep
 
 
 def _resolve_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    """The resolved annotations of what calling ``func`` takes: a class's ``__init__`` (over its class-level
+    annotations, for pydantic models and dataclasses), a callable instance's ``__call__``, a partial's function."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    if inspect.isclass(func):
+        hints = _type_hints(func)
+        init = getattr(func, "__init__", None)
+        if inspect.isfunction(init):
+            hints.update(_type_hints(init))
+        return hints
+    if not (inspect.isfunction(func) or inspect.ismethod(func)) and callable(func):
+        call = getattr(type(func), "__call__", None)
+        if inspect.isfunction(call):
+            return _type_hints(call)
+    return _type_hints(func)
+
+
+def _type_hints(func: Any) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(func, include_extras=True)
+        return dict(typing.get_type_hints(func, include_extras=True))
     except Exception:
-        return getattr(func, "__annotations__", {}) or {}
+        return dict(getattr(func, "__annotations__", {}) or {})
 
 
-def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocket: bool = False) -> Plan:
-    """Analyse ``func``'s signature once; the result drives ``solve`` for every request."""
+def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocket: bool = False,
+               security_scopes: list[str] | None = None, sub_scopes: list[str] | None = None) -> Plan:
+    """Analyse ``func``'s signature once; the result drives ``solve`` for every request.
+
+    ``security_scopes`` is what a ``SecurityScopes`` parameter gets, ``sub_scopes`` the scopes the chain passes
+    down to ``func``'s own dependencies (both empty for a route's handler).
+    """
     from .requests import Request
+    from .security.oauth2 import SecurityScopes
     from .websocket import WebSocket
 
     plan = Plan()
@@ -192,7 +269,11 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
         if isinstance(default, DependsInfo) or isinstance(info, DependsInfo):
             dep = default if isinstance(default, DependsInfo) else info
             call = dep.dependency if dep.dependency is not None else annotation
-            plan.deps.append((p.name, Dependant(call, dep.use_cache, path_param_names)))
+            plan.deps.append((p.name, Dependant(call, dep.use_cache, path_param_names, getattr(dep, "scopes", None),
+                                                sub_scopes or ())))
+            continue
+        if isinstance(annotation, type) and issubclass(annotation, SecurityScopes):
+            plan.deps.append((p.name, _security_scopes_dependant(security_scopes or [])))
             continue
         if isinstance(default, ParamInfo):
             info, default = default, default.default
@@ -200,7 +281,9 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
             default = info.default
         if info is not None:
             kind = _INFO_KINDS[info.in_]
-            if kind == BODY:
+            if kind == FORM:
+                plan.form_params.append(Param(p.name, FORM, annotation, default, info))
+            elif kind == BODY:
                 plan.body_params.append(Param(p.name, BODY, annotation, default, info))
             else:
                 plan.params.append(Param(p.name, kind, annotation, default, info))
@@ -220,7 +303,9 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
         if isinstance(annotation, type) and issubclass(annotation, BackgroundTasks):
             plan.background_names.append(p.name)
             continue
-        if p.name in path_param_names:
+        if _mentions(annotation, UploadFile):  # FastAPI reads an UploadFile parameter from the form unasked
+            plan.form_params.append(Param(p.name, FORM, annotation, p.default))
+        elif p.name in path_param_names:
             plan.params.append(Param(p.name, PATH, annotation, _EMPTY))
         elif _is_scalar(annotation) or websocket:
             plan.params.append(Param(p.name, QUERY, annotation, p.default))
@@ -307,7 +392,76 @@ def _solve_params(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list
             kwargs[name] = sub
     if plan.body_params:
         errors = _solve_body(plan, request, kwargs, errors)
+    if plan.form_params:
+        errors = _solve_form(plan, request._form, kwargs, errors)
     return errors
+
+
+async def load_body(plan: Plan, request: Any) -> None:
+    """Before solving a plan that reads the body: have it whole (if it is streamed) or parsed as a form."""
+    if plan.body_params and request._body is None:
+        await request.body()
+    if plan.form_params:
+        form = await request.form()
+        for p in plan.form_params:
+            if p.wants_bytes:
+                for value in form.getlist(p.key):
+                    if isinstance(value, UploadFile) and value._read_cache is None:
+                        value._read_cache = await value.read()
+                        await value.seek(0)
+
+
+def _solve_form(plan: Plan, form: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """Form fields and files into ``kwargs``; an empty field counts as missing, as in FastAPI."""
+    for p in plan.form_params:
+        if p.form_model:
+            errors = _solve_form_model(p, form, kwargs, errors)
+            continue
+        if p.is_list:
+            value: Any = [_content(v, p) for v in form.getlist(p.key)] or _EMPTY
+        else:
+            value = form.get(p.key, _EMPTY)
+            if value == "":
+                value = _EMPTY
+            elif value is not _EMPTY:
+                value = _content(value, p)
+        if value is _EMPTY:
+            if p.required:
+                errors = errors or []
+                errors.append(_missing(FORM, p.key))
+            else:
+                kwargs[p.name] = p.default
+            continue
+        errors = errors or []
+        _validate_into(p, value, kwargs, errors, ("body", p.key))
+    return errors or None
+
+
+def _content(value: Any, p: Param) -> Any:
+    return value._read_cache if p.wants_bytes and isinstance(value, UploadFile) else value
+
+
+def _solve_form_model(p: Param, form: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """``Annotated[Model, Form()]``: each model field from the form field of its name (lists from repeats)."""
+    data: dict[str, Any] = {}
+    keys = set()
+    for name, field in p.annotation.model_fields.items():
+        key = field.alias or name
+        keys.add(key)
+        if _is_sequence(field.annotation):
+            values = form.getlist(key)
+            if values:
+                data[key] = values
+        else:
+            value = form.get(key, "")
+            if value != "":
+                data[key] = value
+    for key in form:  # the other fields too, as FastAPI passes them (a model may forbid extras)
+        if key not in keys:
+            data[key] = form[key]
+    errors = errors or []
+    _validate_into(p, data, kwargs, errors, ("body",))
+    return errors or None
 
 
 class SolveContext:
@@ -333,6 +487,8 @@ async def solve_async(plan: Plan, request: Any, ctx: SolveContext) -> dict[str, 
 
 async def _solve_collect(plan: Plan, request: Any, ctx: SolveContext, kwargs: dict[str, Any]) -> list[dict[str, Any]] | None:
     errors: list[dict[str, Any]] | None = None
+    if plan.form_params or (plan.body_params and request._body is None):
+        await load_body(plan, request)
     for name, dep in plan.deps:
         value, dep_errors = await _resolve(dep, request, ctx)
         if dep_errors:
@@ -342,15 +498,19 @@ async def _solve_collect(plan: Plan, request: Any, ctx: SolveContext, kwargs: di
     return _solve_params(plan, request, kwargs, errors)
 
 
-_OVERRIDES: dict[tuple[Any, bool, frozenset[str]], Dependant] = {}
+_OVERRIDES: dict[tuple[Any, bool, frozenset[str], tuple[str, ...]], Dependant] = {}
 
 
-def _override_dependant(call: Callable[..., Any], use_cache: bool, path_param_names: set[str]) -> Dependant:
-    """The Dependant of an override, analysed once rather than on every request."""
-    key = (call, use_cache, frozenset(path_param_names))
+def _override_dependant(call: Callable[..., Any], use_cache: bool, path_param_names: set[str],
+                        scopes: list[str]) -> Dependant:
+    """The Dependant of an override, analysed once rather than on every request.
+
+    As in FastAPI it inherits the scopes of the dependency it replaces.
+    """
+    key = (call, use_cache, frozenset(path_param_names), tuple(scopes))
     dep = _OVERRIDES.get(key)
     if dep is None:
-        dep = _OVERRIDES[key] = Dependant(call, use_cache, path_param_names)
+        dep = _OVERRIDES[key] = Dependant(call, use_cache, path_param_names, None, scopes)
     return dep
 
 
@@ -360,11 +520,12 @@ async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any
     from .concurrency import run_in_threadpool
 
     call = dep.call
+    key = dep.cache_key  # the replaced dependency's key, as in FastAPI
     if ctx.overrides is not None and call in ctx.overrides:
         call = ctx.overrides[call]
-        dep = _override_dependant(call, dep.use_cache, ctx.path_param_names)
-    if dep.use_cache and call in ctx.cache:
-        return ctx.cache[call], None
+        dep = _override_dependant(call, dep.use_cache, ctx.path_param_names, dep.scopes)
+    if dep.use_cache and key in ctx.cache:
+        return ctx.cache[key], None
     sub_kwargs: dict[str, Any] = {}
     errors = await _solve_collect(dep.plan, request, ctx, sub_kwargs)
     if errors:
@@ -383,8 +544,8 @@ async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any
         value = await call(**sub_kwargs)
     else:
         value = await run_in_threadpool(call, **sub_kwargs)
-    if dep.use_cache:
-        ctx.cache[call] = value
+    if key not in ctx.cache:  # as in FastAPI, even a use_cache=False value serves later cached uses
+        ctx.cache[key] = value
     return value, None
 
 

@@ -83,3 +83,15 @@ class WebSocketRequestValidationError(ValidationException):
 
 class ResponseValidationError(ValidationException):
     """A handler returned data that does not match its response model: a server error (500)."""
+
+
+class NoMatchFound(Exception):
+    """Raised by ``url_path_for`` / ``url_for`` when no route has that name and exactly those parameters."""
+
+    def __init__(self, name: str, path_params: dict[str, Any]) -> None:
+        params = ", ".join(list(path_params.keys()))
+        super().__init__(f'No route exists for name "{name}" and params "{params}".')
+
+
+class FastAPIError(RuntimeError):
+    """A usage error FastAPI reports under this name (e.g. an empty prefix and an empty path together)."""

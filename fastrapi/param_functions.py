@@ -1,11 +1,11 @@
-"""``Query()``, ``Path()``, ``Header()``, ``Cookie()``, ``Body()``: declare where a parameter comes from.
+"""``Query()``, ``Path()``, ``Header()``, ``Cookie()``, ``Body()``, ``Form()``, ``File()``: declare where a parameter comes from.
 
 Use them as defaults (``q: str = Query(None, max_length=50)``) or in ``Annotated[str, Query(max_length=50)]``,
 as in FastAPI. Without a default (``Query()``) the parameter is required.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from . import params
 
@@ -30,6 +30,21 @@ def Body(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802
     return params.Body(default, **kwargs)
 
 
+def Form(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802
+    """A form field of a urlencoded or multipart body (``python-multipart`` parses it, streaming)."""
+    return params.Form(default, **kwargs)
+
+
+def File(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802
+    """An uploaded file of a multipart body (annotate the parameter ``UploadFile`` or ``bytes``)."""
+    return params.File(default, **kwargs)
+
+
 def Depends(dependency: Any = None, *, use_cache: bool = True) -> Any:  # noqa: N802
     """Declare a dependency: the parameter gets what ``dependency`` returns (or yields) for this request."""
     return params.Depends(dependency, use_cache=use_cache)
+
+
+def Security(dependency: Any = None, *, scopes: Sequence[str] | None = None, use_cache: bool = True) -> Any:  # noqa: N802
+    """A dependency that requires OAuth2 ``scopes``; ``SecurityScopes`` parameters below it receive them."""
+    return params.Security(dependency, scopes=scopes, use_cache=use_cache)

@@ -6,9 +6,10 @@ in ``fastrapi.param_functions`` (``Query()``, ``Header()``...), re-exported from
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
 
 
 class Param(FieldInfo):
@@ -45,6 +46,10 @@ class Param(FieldInfo):
             kwargs["deprecated"] = deprecated
         if "regex" in extra:  # FastAPI's older spelling of pattern
             kwargs["pattern"] = extra.pop("regex")
+        kwargs["json_schema_extra"] = extra.pop("json_schema_extra", None)
+        #: for the OpenAPI document only: named examples, and FastAPI's older single ``example``
+        self.openapi_examples: dict[str, Any] | None = extra.pop("openapi_examples", None)
+        self.example: Any = extra.pop("example", PydanticUndefined)
         super().__init__(**{k: v for k, v in kwargs.items() if v is not None or k == "default"})
 
 
@@ -79,6 +84,24 @@ class Body(Param):
         super().__init__(default, **kwargs)
 
 
+class Form(Body):
+    """A form field (``application/x-www-form-urlencoded`` or ``multipart/form-data``); ``Annotated[Model, Form()]``
+    fills a pydantic model from the form's fields."""
+
+    in_ = "form"
+
+    def __init__(self, default: Any = ..., *, media_type: str = "application/x-www-form-urlencoded", **kwargs: Any) -> None:
+        super().__init__(default, embed=True, media_type=media_type, **kwargs)
+
+
+class File(Form):
+    """An uploaded file of a ``multipart/form-data`` body: annotate it ``UploadFile`` (spooled, streamed to disk
+    past 1 MiB) or ``bytes`` (the whole content)."""
+
+    def __init__(self, default: Any = ..., *, media_type: str = "multipart/form-data", **kwargs: Any) -> None:
+        super().__init__(default, media_type=media_type, **kwargs)
+
+
 class Depends:
     """``Depends(callable)``: the parameter's value is what ``callable`` returns (or yields) for the request.
 
@@ -93,3 +116,19 @@ class Depends:
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
         return f"Depends({name}{'' if self.use_cache else ', use_cache=False'})"
+
+
+class Security(Depends):
+    """``Security(callable, scopes=[...])``: a ``Depends`` that also requires OAuth2 ``scopes``.
+
+    A ``SecurityScopes`` parameter of the callable (or of anything below it) lists the scopes of the whole chain.
+    """
+
+    def __init__(self, dependency: Any = None, *, scopes: Sequence[str] | None = None, use_cache: bool = True) -> None:
+        super().__init__(dependency, use_cache=use_cache)
+        self.scopes = scopes
+
+    def __repr__(self) -> str:
+        name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
+        scopes = f", scopes={list(self.scopes)!r}" if self.scopes else ""
+        return f"Security({name}{scopes}{'' if self.use_cache else ', use_cache=False'})"

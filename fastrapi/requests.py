@@ -1,11 +1,20 @@
-"""The Request object: method, URL, headers, query/path params, cookies, client and the body."""
+"""The Request object: method, URL, headers, query/path params, cookies, client, the body and the form.
+
+A small body arrives whole before the handler runs (``_body`` is set). A larger one is streamed: the handler
+starts once the head is in and reads the body as it arrives through ``stream()`` (``body()``, ``json()`` and
+``form()`` read it from there), so uploads are parsed to disk without being held in memory.
+"""
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Generator
 
 import orjson
 
-from .datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
+from .datastructures import URL, Address, FormData, Headers, QueryParams, State, parse_cookies
+
+
+class ClientDisconnect(Exception):
+    """The client went away while the handler was still reading the request body."""
 
 
 class Request:
@@ -14,7 +23,7 @@ class Request:
     __slots__ = (
         "method", "path", "raw_path", "query_string", "raw_headers", "_body", "path_params", "app",
         "_transport", "_headers", "_query_params", "_cookies", "_state", "_json", "http_version",
-        "keep_alive", "background", "sub_response",
+        "keep_alive", "background", "sub_response", "_stream", "_form",
     )
 
     def __init__(
@@ -24,7 +33,7 @@ class Request:
         raw_path: bytes,
         query_string: bytes,
         raw_headers: list[tuple[bytes, bytes]],
-        body: bytes,
+        body: bytes | None,
         transport: Any,
         app: Any = None,
         http_version: str = "1.1",
@@ -50,6 +59,9 @@ class Request:
         self.background: Any = None
         #: the ``response: Response`` a handler may declare to set headers, cookies or the status
         self.sub_response: Any = None
+        #: the body still arriving (``fastrapi.server.body.BodyStream``) when ``body`` is None
+        self._stream: Any = None
+        self._form: FormData | None = None
 
     @property
     def scope(self) -> dict[str, Any]:
@@ -84,7 +96,15 @@ class Request:
 
     @property
     def base_url(self) -> URL:
-        return URL("http", self.headers.get("host", ""), "/")
+        """Scheme, host and the app's ``root_path`` (ending in ``/``): what ``url_for`` builds on."""
+        root = getattr(self.app, "root_path", "") or ""
+        return URL("http", self.headers.get("host", ""), root if root.endswith("/") else root + "/")
+
+    def url_for(self, name: str, /, **path_params: Any) -> URL:
+        """The absolute URL of the route ``name`` (Starlette's): ``request.url_for("item", id=3)``."""
+        if self.app is None:
+            raise RuntimeError("The `url_for` method can only be used inside a Starlette application or with a router.")
+        return self.app.url_path_for(name, **path_params).make_absolute_url(self.base_url)
 
     @property
     def client(self) -> Address | None:
@@ -96,21 +116,62 @@ class Request:
     @property
     def state(self) -> State:
         if self._state is None:
-            self._state = State()
+            initial = getattr(self.app, "lifespan_state", None)
+            self._state = State(dict(initial) if initial else None)
         return self._state
 
     async def body(self) -> bytes:
+        """The whole body (read from the stream the first time, when it is still arriving)."""
+        if self._body is None:
+            self._body = b"".join([chunk async for chunk in self.stream()])
         return self._body
 
     async def json(self) -> Any:
         if self._json is _UNSET:
-            self._json = orjson.loads(self._body)
+            self._json = orjson.loads(await self.body())
         return self._json
 
     async def stream(self) -> AsyncIterator[bytes]:
-        if self._body:
-            yield self._body
+        """The body in chunks as they arrive, then ``b""``. Once streamed, the body cannot be read again
+        (RuntimeError "Stream consumed"), unless ``body()`` had read it whole first."""
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            yield b""
+            return
+        source = self._stream
+        if source is None or source.consumed:
+            raise RuntimeError("Stream consumed")
+        source.consumed = True
+        read = source.read
+        while True:
+            chunk = await read()
+            if chunk is None:
+                break
+            yield chunk
         yield b""
+
+    def form(self, *, max_files: int | float = 1000, max_fields: int | float = 1000,
+             max_part_size: int = 1024 * 1024) -> "_FormReader":
+        """The parsed form (urlencoded or multipart); ``await request.form()`` or ``async with request.form()
+        as form:`` (which closes its files at the end). Limits and 400 errors as in Starlette."""
+        return _FormReader(self, {"max_files": max_files, "max_fields": max_fields, "max_part_size": max_part_size})
+
+    async def _get_form(self, limits: dict[str, Any]) -> FormData:
+        if self._form is None:
+            from .exceptions import HTTPException
+            from .formparsers import MultiPartException, parse_form
+
+            try:
+                self._form = await parse_form(self.headers, self.stream(), **limits)
+            except MultiPartException as exc:
+                raise HTTPException(400, exc.message) from None
+        return self._form
+
+    async def close(self) -> None:
+        """Close the uploaded files of the form, if one was parsed (the server does this after the response)."""
+        if self._form is not None:
+            await self._form.close()
 
     async def is_disconnected(self) -> bool:
         return self._transport is None or self._transport.is_closing()
@@ -120,3 +181,25 @@ class Request:
 
 
 _UNSET: Any = object()
+
+
+class _FormReader:
+    """What ``request.form()`` returns: awaitable, or an async context manager closing the form's files."""
+
+    __slots__ = ("request", "limits", "form")
+
+    def __init__(self, request: Request, limits: dict[str, Any]) -> None:
+        self.request = request
+        self.limits = limits
+        self.form: FormData | None = None
+
+    def __await__(self) -> Generator[Any, None, FormData]:
+        return self.request._get_form(self.limits).__await__()
+
+    async def __aenter__(self) -> FormData:
+        self.form = await self.request._get_form(self.limits)
+        return self.form
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.form is not None:
+            await self.form.close()

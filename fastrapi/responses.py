@@ -1,14 +1,24 @@
 """Response classes (Starlette/FastAPI names): the status, headers and body a handler answers with."""
 from __future__ import annotations
 
+import hashlib
 import http.cookies
+import os
+import stat as stat_module
 import time
-from email.utils import format_datetime
+from email.utils import format_datetime, formatdate, parsedate
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Literal, Mapping
+from mimetypes import guess_type
+from secrets import token_hex
+from typing import Any, Callable, Iterable, Literal, Mapping, NamedTuple
 from urllib.parse import quote
 
 import orjson
+
+try:
+    import ujson
+except ImportError:  # optional, like in FastAPI: only UJSONResponse needs it
+    ujson = None
 
 __all__ = [
     "Response",
@@ -18,6 +28,8 @@ __all__ = [
     "PlainTextResponse",
     "RedirectResponse",
     "StreamingResponse",
+    "FileResponse",
+    "UJSONResponse",
 ]
 
 
@@ -151,6 +163,14 @@ class MutableHeaders:
     def append(self, key: str, value: str) -> None:
         self.raw.append((key.lower().encode("latin-1"), value.encode("latin-1")))
 
+    def setdefault(self, key: str, value: str) -> str:
+        """The header's value; ``value`` is set first when the header is absent."""
+        current = self.get(key)
+        if current is None:
+            self.append(key, value)
+            return value
+        return current
+
     def items(self) -> list[tuple[str, str]]:
         return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw]
 
@@ -171,6 +191,14 @@ class JSONResponse(Response):
 
 
 ORJSONResponse = JSONResponse
+
+
+class UJSONResponse(JSONResponse):
+    """``content`` serialized with ujson (FastAPI's class; ujson must be installed)."""
+
+    def render(self, content: Any) -> bytes:
+        assert ujson is not None, "ujson must be installed to use UJSONResponse"
+        return ujson.dumps(content, ensure_ascii=False).encode("utf-8")
 
 
 def encoded_json_response(
@@ -242,3 +270,262 @@ async def _iterate_in_threadpool(iterator: Any) -> Any:
         if item is done:
             return
         yield item
+
+
+class MalformedRangeHeader(Exception):
+    """A ``Range`` header that cannot be parsed: answered with 400 (as Starlette does)."""
+
+    def __init__(self, content: str = "Malformed range header.") -> None:
+        self.content = content
+
+
+class RangeNotSatisfiable(Exception):
+    """A ``Range`` starting at or past the end of the file: answered with 416."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+
+
+class FilePlan(NamedTuple):
+    """What the server writes for a FileResponse: the status and head, then each segment (bytes written
+    before it, start and end offsets in the file), then ``trailer``. No segments: the head only."""
+
+    status: int
+    raw_headers: list[tuple[bytes, bytes]]
+    segments: list[tuple[bytes, int, int]]
+    trailer: bytes
+
+
+#: what a 304 keeps of the 200's headers (RFC 9110 §15.4.5; Starlette's StaticFiles keeps the same)
+_NOT_MODIFIED_HEADERS = frozenset((b"cache-control", b"content-location", b"date", b"etag", b"expires", b"vary"))
+
+
+class FileResponse(Response):
+    """A file from disk, sent with Content-Length (sendfile where possible) without reading it into memory.
+
+    Headers as Starlette's: the type guessed from ``filename`` or ``path``, ``content-disposition`` when
+    ``filename`` is given, ``accept-ranges``, and ``content-length``/``last-modified``/``etag`` from the file's
+    stat (taken when the response is sent unless ``stat_result`` is given). The server answers ``Range``
+    (206, multipart/byteranges, 416), ``If-Range``, ``If-None-Match``/``If-Modified-Since`` (304) and HEAD.
+    """
+
+    chunk_size = 256 * 1024
+    max_ranges = 100
+    body = b""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: Callable[[], Any] | None = None,
+        filename: str | None = None,
+        stat_result: os.stat_result | None = None,
+        method: str | None = None,
+        content_disposition_type: str = "attachment",
+    ) -> None:
+        self.path = path
+        self.status_code = status_code
+        self.filename = filename
+        self.send_header_only = method is not None and method.upper() == "HEAD"
+        if media_type is None:
+            media_type = guess_type(filename or path)[0] or "application/octet-stream"
+        self.media_type = media_type
+        self.background = background
+        self.raw_headers = self._init_headers(headers)
+        h = self.headers
+        h.setdefault("accept-ranges", "bytes")
+        if filename is not None:
+            quoted = quote(filename)
+            if quoted != filename:
+                h.setdefault("content-disposition", f"{content_disposition_type}; filename*=utf-8''{quoted}")
+            else:
+                h.setdefault("content-disposition", f'{content_disposition_type}; filename="{filename}"')
+        self.stat_result = stat_result
+        if stat_result is not None:
+            self.set_stat_headers(stat_result)
+
+    def set_stat_headers(self, stat_result: os.stat_result) -> None:
+        """``content-length``, ``last-modified`` and ``etag`` (md5 of mtime and size, as Starlette) unless set."""
+        h = self.headers
+        etag_base = f"{stat_result.st_mtime}-{stat_result.st_size}"
+        h.setdefault("content-length", str(stat_result.st_size))
+        h.setdefault("last-modified", formatdate(stat_result.st_mtime, usegmt=True))
+        h.setdefault("etag", f'"{hashlib.md5(etag_base.encode(), usedforsecurity=False).hexdigest()}"')
+
+    def open_file(self, want_fd: bool) -> tuple[int, os.stat_result]:
+        """Blocking (run it in the thread pool): stat the path unless a stat was given, and open it when
+        ``want_fd`` (else -1). RuntimeError, as Starlette, when it does not exist or is not a regular file."""
+        st = self.stat_result
+        if st is None:
+            try:
+                st = os.stat(self.path)
+            except FileNotFoundError:
+                raise RuntimeError(f"File at path {self.path} does not exist.") from None
+            if not stat_module.S_ISREG(st.st_mode):
+                raise RuntimeError(f"File at path {self.path} is not a file.")
+        if not want_fd:
+            return -1, st
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            raise RuntimeError(f"File at path {self.path} does not exist.") from None
+        return fd, st
+
+    def plan(self, method: str, request_headers: Iterable[tuple[bytes, bytes]],
+             stat_result: os.stat_result) -> "FilePlan | Response":
+        """What to send for this request: a FilePlan, or a small complete Response (304, 400, 416)."""
+        self.set_stat_headers(stat_result)
+        size = stat_result.st_size
+        head_only = method == "HEAD" or self.send_header_only
+        if self.status_code != 200 or method not in ("GET", "HEAD"):
+            return self._whole(size, head_only)
+        http_range = if_range = if_none_match = if_modified_since = None
+        for name, value in request_headers:
+            if name == b"range":
+                http_range = value.decode("latin-1")
+            elif name == b"if-range":
+                if_range = value.decode("latin-1")
+            elif name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+            elif name == b"if-modified-since":
+                if_modified_since = value.decode("latin-1")
+        if (if_none_match or if_modified_since) and self._not_modified(if_none_match, if_modified_since):
+            resp = Response(status_code=304)
+            resp.raw_headers = [(n, v) for n, v in self.raw_headers if n in _NOT_MODIFIED_HEADERS]
+            return resp
+        if http_range is None or (if_range is not None and not self._should_use_range(if_range)):
+            return self._whole(size, head_only)
+        try:
+            ranges = self._parse_range_header(http_range, size)
+        except MalformedRangeHeader as exc:
+            return PlainTextResponse(exc.content, status_code=400)
+        except RangeNotSatisfiable as exc:
+            return PlainTextResponse(status_code=416, headers={"Content-Range": f"bytes */{exc.max_size}"})
+        if not ranges:
+            return self._whole(size, head_only)
+        headers = MutableHeaders(list(self.raw_headers))
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+            headers["content-length"] = str(end - start)
+            return FilePlan(206, headers.raw, [] if head_only else [(b"", start, end)], b"")
+        boundary = token_hex(13)
+        content_length, part_head = self.generate_multipart(ranges, boundary, size, headers["content-type"])
+        headers["content-type"] = f"multipart/byteranges; boundary={boundary}"
+        headers["content-length"] = str(content_length)
+        if head_only:
+            return FilePlan(206, headers.raw, [], b"")
+        segments = [(b"\r\n" + part_head(s, e) if i else part_head(s, e), s, e) for i, (s, e) in enumerate(ranges)]
+        return FilePlan(206, headers.raw, segments, f"\r\n--{boundary}--".encode("latin-1"))
+
+    def _whole(self, size: int, head_only: bool) -> FilePlan:
+        return FilePlan(self.status_code, self.raw_headers, [] if head_only or not size else [(b"", 0, size)], b"")
+
+    def _not_modified(self, if_none_match: str | None, if_modified_since: str | None) -> bool:
+        """RFC 9110 §13.1.2/13.1.3 (as Starlette's StaticFiles): If-None-Match wins over If-Modified-Since."""
+        h = self.headers
+        if if_none_match:
+            if if_none_match.strip() == "*":
+                return True
+            return h["etag"] in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        since = parsedate(if_modified_since or "")
+        modified = parsedate(h.get("last-modified", ""))
+        return since is not None and modified is not None and since >= modified
+
+    def _should_use_range(self, http_if_range: str) -> bool:
+        if http_if_range.startswith("W/"):
+            return False
+        h = self.headers
+        return http_if_range == h.get("last-modified") or http_if_range == h.get("etag")
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        """``bytes=...`` -> sorted, merged (start, end) pairs; [] means send the whole file (Starlette's rules)."""
+        try:
+            units, range_ = http_range.split("=", 1)
+        except ValueError:
+            raise MalformedRangeHeader() from None
+        if units.strip().lower() != "bytes":
+            raise MalformedRangeHeader("Only support bytes range")
+        if range_.count(",") + 1 > cls.max_ranges:
+            return []
+        ranges = cls._parse_ranges(range_, file_size)
+        if not ranges:
+            raise MalformedRangeHeader("Range header: range must be requested")
+        if any(not (0 <= start < file_size) for start, _ in ranges):
+            raise RangeNotSatisfiable(file_size)
+        if any(start >= end for start, end in ranges):
+            raise MalformedRangeHeader("Range header: start must be less than end")
+        if len(ranges) == 1:
+            return ranges
+        ranges.sort()
+        result = [ranges[0]]
+        for start, end in ranges[1:]:
+            last_start, last_end = result[-1]
+            if start <= last_end:
+                result[-1] = (last_start, max(last_end, end))
+            else:
+                result.append((start, end))
+        return result
+
+    @classmethod
+    def _parse_ranges(cls, range_: str, file_size: int) -> list[tuple[int, int]]:
+        ranges: list[tuple[int, int]] = []
+        for part in range_.split(","):
+            part = part.strip()
+            if not part or part == "-" or "-" not in part:
+                continue
+            start_str, end_str = (s.strip() for s in part.split("-", 1))
+            try:
+                start = int(start_str) if start_str else max(file_size - int(end_str), 0)
+                end = int(end_str) + 1 if start_str and end_str and int(end_str) < file_size else file_size
+                ranges.append((start, end))
+            except ValueError:
+                continue
+        return ranges
+
+    def generate_multipart(self, ranges: Iterable[tuple[int, int]], boundary: str, max_size: int,
+                           content_type: str) -> tuple[int, Callable[[int, int], bytes]]:
+        """The multipart/byteranges body length, and the part head for a (start, end) pair (as Starlette)."""
+        static_len = 49 + len(boundary) + len(content_type) + len(str(max_size))
+        content_length = sum(len(str(s)) + len(str(e - 1)) + static_len + (e - s) for s, e in ranges) + 4 + len(boundary)
+
+        def part_head(start: int, end: int) -> bytes:
+            return (f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+                    f"Content-Range: bytes {start}-{end - 1}/{max_size}\r\n\r\n").encode("latin-1")
+
+        return content_length, part_head
+
+
+def finalize_response(request: Any, response: Any) -> Any:
+    """Apply what the handler declared on the side: its ``response: Response`` (status, headers, cookies)
+    and its BackgroundTasks. Applied once: both are taken off the request."""
+    sub = request.sub_response
+    if sub is not None:
+        request.sub_response = None
+        response = _with_sub_response(response, sub)
+    tasks = request.background
+    if tasks is not None:
+        request.background = None
+        if tasks.tasks:
+            from .background import chain
+
+            if type(response) is bytes:
+                response = encoded_json_response(response)
+            response.background = chain(response.background, tasks)
+    return response
+
+
+def _with_sub_response(response: Any, sub: Any) -> Any:
+    """A response built from the handler's return value gets the status and headers it set on its
+    ``response: Response`` parameter; a Response the handler returned itself is sent as it is."""
+    if type(response) is not bytes and response.from_handler:
+        return response
+    if type(response) is bytes:
+        response = encoded_json_response(response)
+    if sub.status_code is not None:
+        response.status_code = sub.status_code
+    response.raw_headers.extend(sub.raw_headers)
+    return response

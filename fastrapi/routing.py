@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dis
 import functools
+import math
 from contextlib import AsyncExitStack
 import inspect
 import re
@@ -18,9 +19,10 @@ import orjson
 from pydantic import BaseModel, TypeAdapter
 
 from .concurrency import run_in_threadpool
-from .dependencies import Dependant, Plan, SolveContext, build_plan, solve, solve_async
-from .exceptions import ResponseValidationError
-from .responses import Response, encoded_json_response
+from .datastructures import Default, DefaultPlaceholder, URLPath
+from .dependencies import Dependant, Plan, SolveContext, build_plan, load_body, solve, solve_async
+from .exceptions import FastAPIError, NoMatchFound, ResponseValidationError
+from .responses import JSONResponse, RedirectResponse, Response, encoded_json_response
 
 _PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
 
@@ -56,18 +58,29 @@ def compile_path(path: str) -> tuple[re.Pattern[str] | None, dict[str, Callable[
 
 
 def _json_default(obj: Any) -> Any:
+    """What orjson cannot encode itself, made JSON-ready as FastAPI's ``jsonable_encoder`` does (models by alias)."""
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json", by_alias=True)
     from .encoders import jsonable_encoder
 
     return jsonable_encoder(obj)
 
 
-def _response_adapter(endpoint: Callable[..., Any], response_model: Any) -> TypeAdapter[Any] | None:
-    """The validator of the handler's response model (explicit, or its return annotation)."""
-    if response_model is None:
+def _resolve_response_model(endpoint: Callable[..., Any], response_model: Any) -> Any:
+    """FastAPI's rule: an explicit ``response_model`` (``None`` turns validation off), else the return
+    annotation unless it is a Response class."""
+    if isinstance(response_model, DefaultPlaceholder):
         try:
             response_model = typing.get_type_hints(endpoint).get("return")
         except Exception:
             response_model = getattr(endpoint, "__annotations__", {}).get("return")
+        if isinstance(response_model, type) and issubclass(response_model, Response):
+            return None
+    return response_model
+
+
+def _response_adapter(response_model: Any) -> TypeAdapter[Any] | None:
+    """The validator/serializer of a response model; None when there is nothing to validate."""
     if response_model is None or response_model is type(None) or response_model is Any:
         return None
     if isinstance(response_model, type) and issubclass(response_model, Response):
@@ -78,41 +91,157 @@ def _response_adapter(endpoint: Callable[..., Any], response_model: Any) -> Type
         return None
 
 
+def generate_unique_id(route: "APIRoute") -> str:
+    """FastAPI's default operation id: route name + path, non-word characters as ``_``, + the method."""
+    operation_id = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
+    return f"{operation_id}_{route.methods[0].lower()}"
+
+
+def get_value_or_default(first: Any, *extra: Any) -> Any:
+    """The first value that is not a ``Default(...)`` marker; else the first marker (FastAPI's helper)."""
+    for item in (first, *extra):
+        if not isinstance(item, DefaultPlaceholder):
+            return item
+    return first
+
+
+def _no_body_status(status_code: int | None) -> bool:
+    return status_code is not None and (status_code < 200 or status_code in (204, 205, 304))
+
+
+def _str_to_string(value: Any) -> str:
+    value = str(value)
+    assert "/" not in value, "May not contain path separators"
+    assert value, "Must not be empty"
+    return value
+
+
+def _int_to_string(value: Any) -> str:
+    value = int(value)
+    assert value >= 0, "Negative integers are not supported"
+    return str(value)
+
+
+def _float_to_string(value: Any) -> str:
+    value = float(value)
+    assert not math.isnan(value), "NaN values are not supported"
+    assert not math.isinf(value), "Infinite values are not supported"
+    assert value >= 0.0, "Negative floats are not supported"
+    return ("%0.20f" % value).rstrip("0").rstrip(".")
+
+
+# Starlette's convertors' to_string: path parameter value -> its text in a URL (url_path_for)
+_TO_STRING: dict[str, Callable[[Any], str]] = {
+    "str": _str_to_string, "path": str, "int": _int_to_string, "float": _float_to_string, "uuid": str,
+}
+
+
 class BaseRoute:
     path: str
     name: str
+    #: what ``URLPath.make_absolute_url`` turns into the scheme: "http" or "websocket"
+    protocol = "http"
+
+    @property
+    def path_format(self) -> str:
+        """The path with its convertors left out: ``/items/{id:int}`` -> ``/items/{id}``."""
+        return _PARAM_RE.sub(r"{\1}", self.path)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """Starlette's: this route's path with ``path_params`` filled in; ``NoMatchFound`` unless both the
+        name and the set of parameter names match."""
+        kinds = {m.group(1): m.group(2) or "str" for m in _PARAM_RE.finditer(self.path)}
+        if name != self.name or set(path_params) != set(kinds):
+            raise NoMatchFound(name, path_params)
+        path = self.path_format
+        for key, value in path_params.items():
+            path = path.replace("{" + key + "}", _TO_STRING[kinds[key]](value))
+        return URLPath(path, protocol=self.protocol)
 
 
 class APIRoute(BaseRoute):
-    """An HTTP route: path, methods, the endpoint, and its precomputed ``handle(request)``."""
+    """An HTTP route: path, methods, the endpoint, and its precomputed ``handle(request)``.
+
+    Every FastAPI route option is kept as an attribute of FastAPI's name (``summary``, ``tags``,
+    ``responses``, ``response_model_include``...); the ones that shape the response are compiled into
+    ``serialize`` here, once.
+    """
 
     def __init__(
         self,
         path: str,
         endpoint: Callable[..., Any],
-        methods: Iterable[str],
+        methods: Iterable[str] | None = None,
         *,
+        response_model: Any = Default(None),
         status_code: int | None = None,
-        response_model: Any = None,
-        response_class: type[Response] | None = None,
+        tags: list[Any] | None = None,
+        dependencies: Sequence[Any] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        response_description: str = "Successful Response",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        deprecated: bool | None = None,
         name: str | None = None,
-        dependencies: Iterable[Any] | None = None,
+        operation_id: str | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        include_in_schema: bool = True,
+        response_class: Any = Default(JSONResponse),
+        callbacks: list[Any] | None = None,
+        openapi_extra: dict[str, Any] | None = None,
+        generate_unique_id_function: Any = Default(generate_unique_id),
     ) -> None:
         self.path = path
         self.endpoint = endpoint
-        self.methods = [m.upper() for m in methods]
+        self.methods = [m.upper() for m in (methods or ["GET"])]
         # A GET route answers HEAD too (as in Starlette), unless a route declares HEAD explicitly.
         self.implicit_head = "GET" in self.methods and "HEAD" not in self.methods
         if self.implicit_head:
             self.methods.append("HEAD")
-        self.name = name or getattr(endpoint, "__name__", "route")
-        self.status_code = status_code or 200
+        self.name = _endpoint_name(endpoint) if name is None else name
+        self.status_code = int(status_code) if status_code is not None else None
+        if response_class is None:
+            response_class = Default(JSONResponse)
         self.response_class = response_class
+        self.tags = list(tags or ())
+        self.dependencies = list(dependencies or ())
+        self.summary = summary
+        self.response_description = response_description
+        self.responses = dict(responses or {})
+        for value in self.responses.values():
+            assert isinstance(value, dict), "An additional response must be a dict"
+        self.deprecated = deprecated
+        self.operation_id = operation_id
+        self.response_model_include = response_model_include
+        self.response_model_exclude = response_model_exclude
+        self.response_model_by_alias = response_model_by_alias
+        self.response_model_exclude_unset = response_model_exclude_unset
+        self.response_model_exclude_defaults = response_model_exclude_defaults
+        self.response_model_exclude_none = response_model_exclude_none
+        self.include_in_schema = include_in_schema
+        self.callbacks = callbacks
+        self.openapi_extra = openapi_extra
+        self.generate_unique_id_function = generate_unique_id_function
+        doc = description or inspect.cleandoc(getattr(endpoint, "__doc__", None) or "")
+        self.description = doc.split("\f")[0].strip()
+        make_id = generate_unique_id_function
+        if isinstance(make_id, DefaultPlaceholder):
+            make_id = make_id.value
+        self.unique_id = operation_id or make_id(self)
+        self.response_model = _resolve_response_model(endpoint, response_model)
+        if self.response_model:
+            assert not _no_body_status(self.status_code), f"Status code {status_code} must not have a response body"
         self.regex, self.convertors = compile_path(path)
         self.plan: Plan = build_plan(endpoint, set(self.convertors))
         for dep in reversed(list(dependencies or ())):
-            self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors))))
-        self.response_adapter = _response_adapter(endpoint, response_model)
+            self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors),
+                                                      getattr(dep, "scopes", None))))
+        self.response_adapter = _response_adapter(self.response_model)
         self.serialize = self._build_serializer()
         self.handle = self._build_handle()
         self.call_inline = self._build_inline()
@@ -135,6 +264,16 @@ class APIRoute(BaseRoute):
             else:
                 async def handle(request: Any) -> Any:
                     return serialize(await run_in_threadpool(endpoint))
+        elif plan.form_params or plan.body_params:
+            form = bool(plan.form_params)
+
+            async def handle(request: Any) -> Any:
+                if form or request._body is None:  # a form to parse, or a body still arriving
+                    await load_body(plan, request)
+                kwargs = solve(plan, request)
+                if is_async:
+                    return serialize(await endpoint(**kwargs))
+                return serialize(await run_in_threadpool(functools.partial(endpoint, **kwargs)))
         elif is_async:
             async def handle(request: Any) -> Any:
                 return serialize(await endpoint(**solve(plan, request)))
@@ -193,7 +332,9 @@ class APIRoute(BaseRoute):
         Task would; only ``asyncio.current_task()`` differs (None inside such a handler).
         """
         endpoint = self.endpoint
-        if self.plan.has_deps or not (inspect.iscoroutinefunction(endpoint) and never_suspends(endpoint)):
+        if self.plan.has_deps or self.plan.form_params or not (
+            inspect.iscoroutinefunction(endpoint) and never_suspends(endpoint)
+        ):
             return None
         plan = self.plan
         serialize = self.serialize
@@ -218,7 +359,8 @@ class APIRoute(BaseRoute):
         """
         endpoint = self.endpoint
         serialize = self.serialize
-        plain = self.response_adapter is None and self.response_class is None and self.status_code == 200
+        # A route that declares nothing about its response: a dict result is encoded right here.
+        plain = self.response_adapter is None and self._custom_class is None and self.status_code in (None, 200)
         dumps = orjson.dumps
 
         def call_fast() -> Any:
@@ -235,20 +377,41 @@ class APIRoute(BaseRoute):
 
         return call_fast
 
+    @property
+    def _custom_class(self) -> type[Response] | None:
+        """The response class results are wrapped in; None for the default JSON (encoded straight to bytes)."""
+        cls = self.response_class
+        if isinstance(cls, DefaultPlaceholder):
+            cls = cls.value
+        return None if cls is None or cls is JSONResponse else cls
+
+    def _dump_options(self) -> dict[str, Any]:
+        """The ``response_model_*`` options as pydantic serializer keywords (only those not at their default)."""
+        options: dict[str, Any] = {"by_alias": self.response_model_by_alias}
+        for key in ("include", "exclude"):
+            value = getattr(self, f"response_model_{key}")
+            if value is not None:
+                options[key] = value
+        for key in ("exclude_unset", "exclude_defaults", "exclude_none"):
+            if getattr(self, f"response_model_{key}"):
+                options[key] = True
+        return options
+
     def _build_serializer(self) -> Callable[[Any], Any]:
-        """Result -> Response, or bytes of JSON sent with ``status_code`` (the fast path)."""
+        """Result -> Response, or bytes of JSON sent with ``status_code`` (the fast path).
+
+        As FastAPI: with a response model the result is validated, then dumped with the ``response_model_*``
+        options; without one it is encoded as it is. A non-JSON response class gets JSON-ready data.
+        """
         adapter = self.response_adapter
-        response_class = self.response_class
+        custom = self._custom_class
         status_code = self.status_code
+        status = status_code or 200
+        class_kwargs: dict[str, Any] = {} if status_code is None else {"status_code": status_code}
         dumps = orjson.dumps
 
-        def finish(body: bytes) -> Any:
-            if response_class is None and status_code == 200:
-                return body
-            return encoded_json_response(body, status_code, cls=response_class)
-
         if adapter is None:
-            if response_class is None and status_code == 200:
+            if custom is None and status == 200:
                 def serialize(result: Any) -> Any:
                     if type(result) is dict:
                         return dumps(result, default=_json_default)
@@ -256,22 +419,57 @@ class APIRoute(BaseRoute):
                         result.from_handler = True
                         return result
                     if isinstance(result, BaseModel):
-                        return result.__pydantic_serializer__.to_json(result)
+                        return result.__pydantic_serializer__.to_json(result, by_alias=True)
                     return dumps(result, default=_json_default)
+            elif custom is None:
+                def serialize(result: Any) -> Any:
+                    if isinstance(result, Response):
+                        result.from_handler = True
+                        return result
+                    if isinstance(result, BaseModel):
+                        return encoded_json_response(result.__pydantic_serializer__.to_json(result, by_alias=True), status)
+                    return encoded_json_response(dumps(result, default=_json_default), status)
             else:
                 def serialize(result: Any) -> Any:
                     if isinstance(result, Response):
                         result.from_handler = True
                         return result
-                    if response_class is not None and not _is_json_class(response_class):
-                        return response_class(result, status_code=status_code)
-                    if isinstance(result, BaseModel):
-                        return finish(result.__pydantic_serializer__.to_json(result))
-                    return finish(dumps(result, default=_json_default))
+                    return custom(result if type(result) is str else _json_default(result), **class_kwargs)
             return serialize
 
-        validate = adapter.validate_python
-        dump_json = adapter.dump_json
+        # pydantic-core's validator and serializer directly: TypeAdapter's wrappers cost ~0.2 us each per call
+        validate = adapter.validator.validate_python
+        to_json = adapter.serializer.to_json
+        options = self._dump_options()
+
+        def invalid(exc: Exception) -> ResponseValidationError:
+            errors = exc.errors(include_url=False) if hasattr(exc, "errors") else [{"msg": str(exc)}]
+            return ResponseValidationError([{**e, "loc": ["response", *e.get("loc", ())]} for e in errors])
+
+        if custom is None and options == {"by_alias": True} and status == 200:
+            def serialize(result: Any) -> Any:
+                if isinstance(result, Response):
+                    result.from_handler = True
+                    return result
+                try:
+                    value = validate(result, from_attributes=True)
+                except Exception as exc:
+                    raise invalid(exc) from None
+                return to_json(value, by_alias=True)
+
+            return serialize
+
+        if custom is None:
+            dump_json = functools.partial(to_json, **options)
+
+            def finish(value: Any) -> Any:
+                body = dump_json(value)
+                return body if status == 200 else encoded_json_response(body, status)
+        else:
+            dump_python = functools.partial(adapter.serializer.to_python, mode="json", **options)
+
+            def finish(value: Any) -> Any:
+                return custom(dump_python(value), **class_kwargs)
 
         def serialize(result: Any) -> Any:
             if isinstance(result, Response):
@@ -280,13 +478,8 @@ class APIRoute(BaseRoute):
             try:
                 value = validate(result, from_attributes=True)
             except Exception as exc:
-                errors = exc.errors(include_url=False) if hasattr(exc, "errors") else [{"msg": str(exc)}]
-                raise ResponseValidationError(
-                    [{**e, "loc": ["response", *e.get("loc", ())]} for e in errors]
-                ) from None
-            if response_class is not None and not _is_json_class(response_class):
-                return response_class(value, status_code=status_code)
-            return finish(dump_json(value))
+                raise invalid(exc) from None
+            return finish(value)
 
         return serialize
 
@@ -306,10 +499,9 @@ class APIRoute(BaseRoute):
         return f"APIRoute(path={self.path!r}, methods={self.methods!r}, name={self.name!r})"
 
 
-def _is_json_class(cls: type) -> bool:
-    from .responses import JSONResponse
-
-    return issubclass(cls, JSONResponse)
+def _endpoint_name(endpoint: Callable[..., Any]) -> str:
+    """Starlette's default route name: the function's ``__name__``, else its class name."""
+    return getattr(endpoint, "__name__", type(endpoint).__name__)
 
 
 class WebSocketRoute(BaseRoute):
@@ -321,13 +513,16 @@ class WebSocketRoute(BaseRoute):
             raise TypeError(f"WebSocket handler {endpoint!r} must be an async function")
         self.path = path
         self.endpoint = endpoint
-        self.name = name or getattr(endpoint, "__name__", "websocket")
+        self.name = _endpoint_name(endpoint) if name is None else name
+        self.dependencies = list(dependencies or ())
         self.regex, self.convertors = compile_path(path)
         self.plan = build_plan(endpoint, set(self.convertors), websocket=True)
         for dep in reversed(list(dependencies or ())):
-            self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors))))
+            self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors),
+                                                      getattr(dep, "scopes", None))))
 
     matches = APIRoute.matches
+    protocol = "websocket"
 
     def __repr__(self) -> str:
         return f"WebSocketRoute(path={self.path!r}, name={self.name!r})"
@@ -336,18 +531,157 @@ class WebSocketRoute(BaseRoute):
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class _PrefixError(ValueError, AssertionError):
+    """A bad router prefix: a ValueError, and an AssertionError as FastAPI raises."""
+
+
+def _check_prefix(prefix: str) -> None:
+    if not prefix.startswith("/"):
+        raise _PrefixError("A path prefix must start with '/'")
+    if prefix.endswith("/"):
+        raise _PrefixError("A path prefix must not end with '/', as the routes will start with '/'")
+
+
 class RouteDecorators:
-    """``@get``, ``@post``... and ``@websocket`` for anything with ``add_api_route`` / ``add_api_websocket_route``
-    (the app and ``APIRouter``)."""
+    """``@get``, ``@post``... ``@websocket``, ``add_api_route`` and ``include_router`` for the app and
+    ``APIRouter``, combining the options of a route, its router and each ``include_router`` level as FastAPI
+    does. Subclasses hold the level's own options and say what registering a route means."""
 
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> Any:
+    prefix: str = ""
+    tags: Sequence[Any] = ()
+    dependencies: Sequence[Any] = ()
+    responses: dict[int | str, dict[str, Any]] = {}
+    default_response_class: Any = Default(JSONResponse)
+    deprecated: bool | None = None
+    include_in_schema: bool = True
+    callbacks: Sequence[Any] | None = None
+    generate_unique_id_function: Any = Default(generate_unique_id)
+
+    def _register_route(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> Any:
         raise NotImplementedError
 
-    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None,
+    def _register_websocket(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        response_model: Any = Default(None),
+        status_code: int | None = None,
+        tags: list[Any] | None = None,
+        dependencies: Sequence[Any] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        response_description: str = "Successful Response",
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        deprecated: bool | None = None,
+        methods: Sequence[str] | None = None,
+        operation_id: str | None = None,
+        response_model_include: Any = None,
+        response_model_exclude: Any = None,
+        response_model_by_alias: bool = True,
+        response_model_exclude_unset: bool = False,
+        response_model_exclude_defaults: bool = False,
+        response_model_exclude_none: bool = False,
+        include_in_schema: bool = True,
+        response_class: Any = Default(JSONResponse),
+        name: str | None = None,
+        callbacks: list[Any] | None = None,
+        openapi_extra: dict[str, Any] | None = None,
+        generate_unique_id_function: Any = Default(generate_unique_id),
+    ) -> Any:
+        """Add a route for ``endpoint`` at this level's prefix + ``path``; this level's tags, dependencies,
+        responses, default response class... are combined with the route's as in FastAPI."""
+        if response_class is None:
+            response_class = Default(JSONResponse)
+        options = {
+            "methods": methods,
+            "response_model": response_model,
+            "status_code": status_code,
+            "tags": [*self.tags, *(tags or ())],
+            "dependencies": [*self.dependencies, *(dependencies or ())],
+            "summary": summary,
+            "description": description,
+            "response_description": response_description,
+            "responses": {**self.responses, **(responses or {})},
+            "deprecated": deprecated or self.deprecated,
+            "operation_id": operation_id,
+            "response_model_include": response_model_include,
+            "response_model_exclude": response_model_exclude,
+            "response_model_by_alias": response_model_by_alias,
+            "response_model_exclude_unset": response_model_exclude_unset,
+            "response_model_exclude_defaults": response_model_exclude_defaults,
+            "response_model_exclude_none": response_model_exclude_none,
+            "include_in_schema": include_in_schema and self.include_in_schema,
+            "response_class": get_value_or_default(response_class, self.default_response_class),
+            "name": name,
+            "callbacks": [*(self.callbacks or ()), *(callbacks or ())],
+            "openapi_extra": openapi_extra,
+            "generate_unique_id_function": get_value_or_default(
+                generate_unique_id_function, self.generate_unique_id_function
+            ),
+        }
+        return self._register_route(self.prefix + path, endpoint, options)
+
+    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None, *,
                                 dependencies: Sequence[Any] | None = None) -> Any:
-        raise NotImplementedError
+        """Add a WebSocket route at this level's prefix + ``path``, after this level's dependencies."""
+        options = {"name": name, "dependencies": [*self.dependencies, *(dependencies or ())]}
+        return self._register_websocket(self.prefix + path, endpoint, options)
+
+    def include_router(
+        self,
+        router: "APIRouter",
+        *,
+        prefix: str = "",
+        tags: list[Any] | None = None,
+        dependencies: Sequence[Any] | None = None,
+        default_response_class: Any = Default(JSONResponse),
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[Any] | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Any = Default(generate_unique_id),
+    ) -> None:
+        """Add every route of ``router`` under ``prefix``. FastAPI's precedence: the include's ``tags``,
+        ``dependencies`` and ``callbacks`` come first, the route's ``responses`` win over the include's, and
+        the response class is the route's, else the router's, the include's, then this level's default."""
+        if self is router:
+            raise AssertionError("Cannot include the same APIRouter instance into itself. "
+                                 "Did you mean to include a different router?")
+        if prefix:
+            _check_prefix(prefix)
+        else:
+            for _, path, endpoint, options in router.specs:
+                if not path:
+                    name = options.get("name") or _endpoint_name(endpoint)
+                    raise FastAPIError(f"Prefix and path cannot be both empty (path operation: {name})")
+        for kind, path, endpoint, options in list(router.specs):
+            merged_deps = [*(dependencies or ()), *options["dependencies"]]
+            if kind == "websocket":
+                self.add_api_websocket_route(prefix + path, endpoint, options["name"], dependencies=merged_deps)
+                continue
+            merged = dict(options)
+            merged["dependencies"] = merged_deps
+            merged["tags"] = [*(tags or ()), *options["tags"]]
+            merged["responses"] = {**(responses or {}), **options["responses"]}
+            merged["callbacks"] = [*(callbacks or ()), *(options["callbacks"] or ())]
+            merged["deprecated"] = options["deprecated"] or deprecated or self.deprecated
+            merged["include_in_schema"] = options["include_in_schema"] and self.include_in_schema and include_in_schema
+            merged["response_class"] = get_value_or_default(
+                options["response_class"], router.default_response_class, default_response_class,
+                self.default_response_class,
+            )
+            merged["generate_unique_id_function"] = get_value_or_default(
+                options["generate_unique_id_function"], router.generate_unique_id_function,
+                generate_unique_id_function, self.generate_unique_id_function,
+            )
+            self.add_api_route(prefix + path, endpoint, **merged)
 
     def api_route(self, path: str, *, methods: Sequence[str] | None = None, **options: Any) -> Callable[[F], F]:
+        """Register the decorated function for ``methods`` (default GET); options as ``add_api_route``."""
         def decorator(func: F) -> F:
             self.add_api_route(path, func, methods=methods, **options)
             return func
@@ -376,6 +710,9 @@ class RouteDecorators:
     def options(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.api_route(path, methods=["OPTIONS"], **options)
 
+    def trace(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["TRACE"], **options)
+
     def websocket(self, path: str, name: str | None = None, *, dependencies: Sequence[Any] | None = None) -> Callable[[F], F]:
         """Register a WebSocket handler at ``path``; it gets the WebSocket as its first argument."""
 
@@ -388,59 +725,112 @@ class RouteDecorators:
     websocket_route = websocket
 
 
-
 class APIRouter(RouteDecorators):
-    """A group of routes with a common ``prefix``, ``tags`` and ``dependencies``, added to an app (or another
-    router) with ``include_router``. Routes are recorded here and built when included, so the prefixes and
-    dependencies of every level combine."""
+    """A group of routes with a common ``prefix``, ``tags``, ``dependencies``, ``responses``, default response
+    class..., added to an app (or another router) with ``include_router``. Each route is recorded with this
+    router's options combined in (as FastAPI does when it is declared) and built where it is finally included."""
 
     def __init__(
         self,
         *,
         prefix: str = "",
-        tags: Sequence[str] | None = None,
+        tags: list[Any] | None = None,
         dependencies: Sequence[Any] | None = None,
-        responses: dict[Any, Any] | None = None,
+        default_response_class: Any = Default(JSONResponse),
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[Any] | None = None,
+        redirect_slashes: bool = True,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Any = Default(generate_unique_id),
         **options: Any,
     ) -> None:
-        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-            raise ValueError("a router prefix must start with '/' and not end with '/'")
+        if prefix:
+            _check_prefix(prefix)
         self.prefix = prefix
         self.tags = list(tags or ())
         self.dependencies = list(dependencies or ())
+        self.default_response_class = default_response_class
         self.responses = dict(responses or {})
+        self.callbacks = list(callbacks or ())
+        #: kept for FastAPI compatibility: the app's own router decides about slash redirects
+        self.redirect_slashes = redirect_slashes
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.generate_unique_id_function = generate_unique_id_function
+        #: (kind, full path, endpoint, options): the routes as declared, built when included
         self.specs: list[tuple[str, str, Callable[..., Any], dict[str, Any]]] = []
+        self._routes: list[BaseRoute] | None = None
 
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+    def _register_route(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> None:
         self.specs.append(("http", path, endpoint, options))
+        self._routes = None
 
-    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None,
-                                dependencies: Sequence[Any] | None = None) -> None:
-        self.specs.append(("websocket", path, endpoint, {"name": name, "dependencies": list(dependencies or ())}))
+    def _register_websocket(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> None:
+        self.specs.append(("websocket", path, endpoint, options))
+        self._routes = None
 
-    def include_router(self, router: "APIRouter", *, prefix: str = "", tags: Sequence[str] | None = None,
-                       dependencies: Sequence[Any] | None = None) -> None:
-        """Nest ``router`` in this one: its routes get ``prefix`` and its dependencies after ``dependencies``."""
-        for kind, path, endpoint, options in router.route_specs(prefix, tags, dependencies):
-            self.specs.append((kind, path, endpoint, options))
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """This router's routes as route objects (FastAPI's ``router.routes``), built on first access."""
+        if self._routes is None:
+            self._routes = [
+                APIRoute(path, endpoint, **options) if kind == "http" else WebSocketRoute(path, endpoint, **options)
+                for kind, path, endpoint, options in self.specs
+            ]
+        return self._routes
 
-    def route_specs(self, prefix: str = "", tags: Sequence[str] | None = None,
-                    dependencies: Sequence[Any] | None = None) -> list[tuple[str, str, Callable[..., Any], dict[str, Any]]]:
-        """This router's routes as (kind, full path, endpoint, options) under an including ``prefix``."""
-        out = []
-        for kind, path, endpoint, options in self.specs:
-            opts = dict(options)
-            opts["dependencies"] = [*(dependencies or ()), *self.dependencies, *(options.get("dependencies") or ())]
-            if kind == "http":
-                opts["tags"] = [*(tags or ()), *self.tags, *(options.get("tags") or ())]
-            out.append((kind, prefix + self.prefix + path, endpoint, opts))
-        return out
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """The path of the route ``name`` with ``path_params`` filled in (``NoMatchFound`` if none fits)."""
+        return _url_path_for(self.routes, name, path_params)
+
+
+def _url_path_for(routes: Iterable[BaseRoute], name: str, path_params: dict[str, Any]) -> URLPath:
+    for route in routes:
+        try:
+            return route.url_path_for(name, **path_params)
+        except NoMatchFound:
+            pass
+    raise NoMatchFound(name, path_params)
+
+
+def _redirect_with_slash(request: Any) -> Response:
+    """Starlette's ``redirect_slashes``: 307 to the request's URL with its trailing slash added or removed."""
+    path = request.path
+    path = path.rstrip("/") if path.endswith("/") else path + "/"
+    path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    query = request.query_string.decode("utf-8", "replace")
+    host = request.headers.get("host")
+    if not host:
+        sock = request._transport.get_extra_info("sockname") if request._transport is not None else None
+        if isinstance(sock, (tuple, list)) and len(sock) >= 2:
+            host = str(sock[0]) if sock[1] == 80 else f"{sock[0]}:{sock[1]}"
+    url = (f"http://{host}{path}" if host else path) + (f"?{query}" if query else "")
+    return RedirectResponse(url)
+
+
+class _SlashRedirect:
+    """What ``Router.match`` gives for a path that only exists with (or without) a trailing slash."""
+
+    call_fast = None
+    call_inline = staticmethod(_redirect_with_slash)
+
+    @staticmethod
+    async def handle(request: Any) -> Response:
+        return _redirect_with_slash(request)
+
+
+_SLASH_REDIRECT: Any = _SlashRedirect()
 
 
 class Router:
-    """Finds the route for a method and path: one dict lookup for static paths, regexes otherwise."""
+    """Finds the route for a method and path: one dict lookup for static paths, regexes otherwise.
 
-    def __init__(self) -> None:
+    When nothing matches, the path is tried again without the app's ``root_path``, then (``redirect_slashes``)
+    with its trailing slash added or removed; only this miss path pays for either.
+    """
+
+    def __init__(self, redirect_slashes: bool = True, root_path: str = "") -> None:
         self.routes: list[BaseRoute] = []
         self.static: dict[str, dict[str, APIRoute]] = {}
         self._dynamic: list[APIRoute] = []
@@ -448,6 +838,8 @@ class Router:
         self.fast: dict[bytes, dict[bytes, APIRoute]] = {}
         self._ws_static: dict[str, WebSocketRoute] = {}
         self._ws_dynamic: list[WebSocketRoute] = []
+        self.redirect_slashes = redirect_slashes
+        self.root_path = root_path
 
     def add_route(self, route: BaseRoute) -> None:
         self.routes.append(route)
@@ -479,8 +871,11 @@ class Router:
         else:
             self.fast.pop(raw, None)
 
-    def match(self, method: str, path: str) -> tuple[APIRoute | None, dict[str, Any] | None, list[str] | None]:
-        """(route, path_params, None) on a match; (None, None, allowed) for 405; (None, None, None) for 404."""
+    def match(self, method: str, path: str, _miss: bool = True) -> tuple[Any, dict[str, Any] | None, list[str] | None]:
+        """(route, path_params, None) on a match; (None, None, allowed) for 405; (None, None, None) for 404.
+
+        The route may be the slash redirect (``call_inline(request)`` gives the 307 response).
+        """
         by_method = self.static.get(path)
         if by_method is not None:
             route = by_method.get(method)
@@ -502,7 +897,29 @@ class Router:
             allowed.extend(m for m in route.methods if m not in allowed)
         if fallback is not None:
             return fallback[0], fallback[1], None
-        return None, None, (allowed or None)
+        if allowed:
+            return None, None, allowed
+        if _miss and (self.redirect_slashes or self.root_path):
+            return self._miss(method, path)
+        return None, None, None
+
+    def _miss(self, method: str, path: str) -> tuple[Any, dict[str, Any] | None, list[str] | None]:
+        """No route at ``path``: as Starlette, route on the path without ``root_path``, then redirect slashes."""
+        route_path = path
+        root = self.root_path
+        if root and path.startswith(root):
+            if path == root:
+                route_path = ""
+            elif path[len(root)] == "/":
+                route_path = path[len(root):]
+                found = self.match(method, route_path, False)
+                if found[0] is not None or found[2] is not None:
+                    return found
+        if self.redirect_slashes and route_path != "/":
+            other = route_path.rstrip("/") if route_path.endswith("/") else route_path + "/"
+            if other in self.static or any(r.matches(other) is not None for r in self._dynamic):
+                return _SLASH_REDIRECT, {}, None
+        return None, None, None
 
     def match_websocket(self, path: str) -> tuple[WebSocketRoute | None, dict[str, Any]]:
         route = self._ws_static.get(path)
@@ -512,19 +929,22 @@ class Router:
             params = route.matches(path)
             if params is not None:
                 return route, params
+        root = self.root_path
+        if root and path.startswith(root + "/"):
+            path = path[len(root):]
+            route = self._ws_static.get(path)
+            if route is not None:
+                return route, {}
+            for route in self._ws_dynamic:
+                params = route.matches(path)
+                if params is not None:
+                    return route, params
         return None, {}
 
-    def url_path_for(self, name: str, **params: Any) -> str:
-        for route in self.routes:
-            if route.name == name:
-                path = route.path
-                for m in _PARAM_RE.finditer(route.path):
-                    if m.group(1) not in params:
-                        break
-                    path = path.replace(m.group(0), str(params[m.group(1)]))
-                else:
-                    return path
-        raise LookupError(f"No route exactly matches {name!r} with parameters {sorted(params)}")
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        """Starlette's: the path of the route ``name`` with ``path_params`` filled in (convertors applied);
+        ``NoMatchFound`` when no route has that name and exactly those parameters."""
+        return _url_path_for(self.routes, name, path_params)
 
 
 _SUSPENDING_OPS = frozenset(

@@ -206,6 +206,18 @@ class WebSocket:
         return URL(self._scheme, host, self._path, self._query.decode("latin-1"))
 
     @property
+    def base_url(self) -> URL:
+        """Scheme, host and the app's ``root_path`` (ending in ``/``): what ``url_for`` builds on."""
+        root = getattr(self.app, "root_path", "") or ""
+        return URL(self._scheme, self.headers.get("host", ""), root if root.endswith("/") else root + "/")
+
+    def url_for(self, name: str, /, **path_params: Any) -> URL:
+        """The absolute URL of the route ``name``: ``ws://`` for a WebSocket route, ``http://`` for an HTTP one."""
+        if self.app is None:
+            raise RuntimeError("The `url_for` method can only be used inside a Starlette application or with a router.")
+        return self.app.url_path_for(name, **path_params).make_absolute_url(self.base_url)
+
+    @property
     def headers(self) -> Headers:
         if self._headers_obj is None:
             self._headers_obj = Headers(self._conn.request_headers)
@@ -233,7 +245,8 @@ class WebSocket:
     @property
     def state(self) -> State:
         if self._state is None:
-            self._state = State()
+            initial = getattr(self.app, "lifespan_state", None)
+            self._state = State(dict(initial) if initial else None)
         return self._state
 
     @property

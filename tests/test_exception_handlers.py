@@ -2,8 +2,7 @@
 import httpx
 import pytest
 
-from fastrapi import FastrAPI, HTTPException, Request, RequestValidationError
-from fastrapi.responses import JSONResponse, PlainTextResponse
+from fastrapi import FastrAPI
 
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402

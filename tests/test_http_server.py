@@ -506,6 +506,23 @@ def test_expect_100_continue_chunked(serve):
         assert (final.status, final.body) == (200, b"abc")
 
 
+def test_expect_100_continue_pipelined_behind_slow_request_waits_for_its_turn(serve):
+    """The interim 100 of a pipelined request must not land inside the response before it."""
+    srv = serve(app)
+    with RawConn(srv.port) as c:
+        c.send(
+            b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        first = c.read_response()
+        assert (first.status, first.body) == (200, b'{"slow":true}')
+        interim = c.read_response()
+        assert interim.status == 100
+        c.send(b"hello")
+        final = c.read_response()
+        assert (final.status, final.body) == (200, b"hello")
+
+
 # --------------------------------------------------------------------------------------------------------------
 # malformed requests, limits
 # --------------------------------------------------------------------------------------------------------------

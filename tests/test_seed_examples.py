@@ -186,7 +186,7 @@ def test_close_example(serve, output, caplog):
 
 def test_client_state_example(serve, output, caplog):
     srv = serve(load_example("client_state_example"))
-    with ws_connect(srv) as ws:
+    with ws_connect(srv):
         assert output.wait_for("Connected\n") == "Connected\n"
     out = output.wait_for("Disconnected\n")
     assert out == "Connected\nDisconnected\n"

@@ -35,6 +35,11 @@ class ServerConfig:
     write_buffer_high: int = 256 * 1024
     #: log level of the startup/shutdown lines when serve() configures logging
     log_level: str = "info"
+    #: one ``fastrapi.access`` log line per response. Off for ``app.serve()`` (the default protocol then has no
+    #: logging code at all); ``fastrapi run``/``dev`` turn it on unless ``--no-access-log``
+    access_log: bool = False
+    #: bind with SO_REUSEPORT (several processes on one port: what ``workers=N`` does on Linux)
+    reuse_port: bool = False
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "ServerConfig":

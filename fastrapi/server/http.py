@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections import deque
 from contextvars import copy_context
@@ -19,11 +20,18 @@ from urllib.parse import unquote
 
 import httptools
 
-from ..background import chain
 from ..exceptions import HTTPException
-from ..requests import Request
-from ..responses import StreamingResponse, encoded_json_response
+from ..requests import ClientDisconnect, Request
+from ..concurrency import run_in_threadpool
+from ..responses import (
+    FilePlan,
+    FileResponse,
+    PlainTextResponse,
+    StreamingResponse,
+    finalize_response,
+)
 from ..ws.handshake import HandshakeError, validate_upgrade
+from .body import BodyStream
 from .websocket import WebSocketProtocol
 
 if TYPE_CHECKING:
@@ -40,6 +48,13 @@ _CLOSE = b"connection: close\r\n"
 _CLOSE_END = b"connection: close\r\n\r\n"
 _KEEP_ALIVE = b"connection: keep-alive\r\n"
 _NO_BODY_STATUS = frozenset((204, 304))
+#: responses whose body is written by a task after the head (a StreamingResponse's chunks, a file's bytes)
+_DEFERRED_BODY = (StreamingResponse, FileResponse)
+#: bytes read per pread when a file's bytes go through the transport's buffer
+_FILE_CHUNK = 256 * 1024
+_sendfile = getattr(os, "sendfile", None)
+#: a body still arriving past this many bytes is streamed to its handler, which starts right away
+STREAM_AFTER = 64 * 1024
 
 if sys.version_info >= (3, 12):
     def _start_task(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[Any]:
@@ -96,7 +111,7 @@ class HttpProtocol(asyncio.Protocol):
         "server", "loop", "router", "_fast_routes", "app", "parser", "transport", "_url", "_headers", "_hsize", "_body",
         "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_active", "_idle_ticks", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
-        "_task", "_streaming", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error",
+        "_task", "_streaming", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error", "_continue_owed",
     )
 
     def __init__(self, server: "Server") -> None:
@@ -110,7 +125,8 @@ class HttpProtocol(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._hsize = 0
-        self._body: list[bytes] = []
+        #: the chunks of the body being received; a BodyStream (also with ``append``) once it is streamed
+        self._body: Any = []
         self._body_size = 0
         self._busy = False
         self._pipeline: deque[Request] = deque()
@@ -131,6 +147,8 @@ class HttpProtocol(asyncio.Protocol):
         self._pending_head = 0
         self._no_more = False
         self._deferred_error: bytes | None = None
+        #: a pipelined request's "100 Continue", held back until the responses before it are out
+        self._continue_owed = False
 
     # ------------------------------------------------------------------ connection
     def connection_made(self, transport: Any) -> None:
@@ -141,6 +159,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
+        if type(self._body) is BodyStream:
+            self._body.fail(ClientDisconnect())
         if self._streaming and self._task is not None:
             self._task.cancel()  # a stream waiting for its next piece: stop it, the client is gone
         self._closing = True
@@ -201,6 +221,8 @@ class HttpProtocol(asyncio.Protocol):
                     self._pending_head += len(data)
                     if self._pending_head > self._max_header:
                         raise _Reject(431, "Request Header Fields Too Large")
+            elif self._body_size > STREAM_AFTER and type(self._body) is list:
+                self._stream_body()
         except httptools.HttpParserUpgrade as exc:
             self._on_upgrade(data[exc.args[0]:] if exc.args else b"")
         except _Reject as exc:
@@ -219,6 +241,15 @@ class HttpProtocol(asyncio.Protocol):
             return  # bytes after a `Connection: close` request are ignored
         self._no_more = True
         self.transport.pause_reading()
+        stream = self._body
+        if type(stream) is BodyStream:
+            if stream.detached:  # its answer is already out: nothing more to say
+                self.transport.close()
+                return
+            # The handler reading this body gets the error (answered by the app, then the connection closes).
+            self._closing = True
+            stream.fail(HTTPException(status, message))
+            return
         response = simple_response(status, message, self.server.date_server, close=True)
         if self._busy or self._pipeline:
             self._deferred_error = response
@@ -249,7 +280,10 @@ class HttpProtocol(asyncio.Protocol):
             # Sent as soon as the header is seen: the client waits for it before sending the body.
             # (No on_headers_complete callback: httptools skips callbacks a protocol does not define.)
             if self.parser.get_http_version() != "1.0":
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if self._busy or self._pipeline:
+                    self._continue_owed = True  # not in the middle of an earlier response
+                else:
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self._in_headers = False
@@ -272,6 +306,11 @@ class HttpProtocol(asyncio.Protocol):
         if body:
             self._body = []
             self._body_size = 0
+            if type(body) is BodyStream:  # its handler is running already: the body is complete now
+                body.end()
+                if not parser.should_keep_alive():
+                    self._no_more = True
+                return
         if not self._busy and not self._closing:
             # Fast path: the raw target is a static route whose handler takes no parameters and never
             # awaits. One dict lookup on the bytes; no URL decoding and no Request object.
@@ -296,21 +335,7 @@ class HttpProtocol(asyncio.Protocol):
                         return
                     self._fast_fallback(url, headers, body, keep_alive, response, None)
                     return
-        q = url.find(b"?")
-        if q >= 0:
-            raw_path, query = url[:q], url[q + 1 :]
-        else:
-            raw_path, query = url, b""
-        h = raw_path.find(b"#")
-        if h >= 0:
-            raw_path = raw_path[:h]
-        path = raw_path.decode("latin-1")
-        if "%" in path:
-            path = unquote(path, encoding="utf-8", errors="replace")
-        if not path.startswith("/"):
-            if path == "*" or "://" in path:
-                # absolute-form / asterisk-form request targets
-                path = "/" + path.split("://", 1)[-1].partition("/")[2] if "://" in path else path
+        path, raw_path, query = split_target(url)
         method_b = parser.get_method()
         method = _METHODS.get(method_b) or method_b.decode("latin-1")
         keep_alive = parser.should_keep_alive()
@@ -328,6 +353,31 @@ class HttpProtocol(asyncio.Protocol):
                 self.transport.pause_reading()
             return
         self._dispatch(request)
+
+    # ------------------------------------------------------------------ streamed request bodies
+    def _stream_body(self) -> None:
+        """A large body is still arriving: start its handler now and hand it the body as a stream."""
+        parser = self.parser
+        if self._busy or self._closing or self._no_more or parser.should_upgrade():
+            return  # behind another request: it stays buffered (up to max_body_size)
+        stream = BodyStream(self, self.loop)
+        for chunk in self._body:
+            stream.feed(chunk)
+        self._body = stream
+        path, raw_path, query = split_target(self._url)
+        request = self._make_request(self._method_str(), path, raw_path, query, self._headers, [],
+                                     parser.should_keep_alive(), parser.get_http_version())
+        request._body = None
+        request._stream = stream
+        self._dispatch(request)
+
+    def pause_body(self) -> None:
+        """The unread streamed body is over its high-water mark: stop reading the socket."""
+        self.transport.pause_reading()
+
+    def resume_body(self) -> None:
+        if not self._read_paused and not self._no_more and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     # ------------------------------------------------------------------ dispatch
     def _fast_fallback(self, url: bytes, headers: list[tuple[bytes, bytes]], body: list[bytes], keep_alive: bool,
@@ -366,7 +416,7 @@ class HttpProtocol(asyncio.Protocol):
             return
         request.path_params = params  # type: ignore[assignment]
         inline = route.call_inline
-        if inline is not None:
+        if inline is not None and request._body is not None:
             # The handler cannot suspend (no await in its code): run it here, in its own context copy.
             try:
                 response = copy_context().run(inline, request)
@@ -380,11 +430,11 @@ class HttpProtocol(asyncio.Protocol):
         self._task = _start_task(self.loop, self._run(route, request))
 
     def _send_now(self, request: Request, response: Any) -> None:
-        if isinstance(response, StreamingResponse):
+        if isinstance(response, _DEFERRED_BODY):
             self._busy = True
             self._task = _start_task(self.loop, self._respond(request, response))
             return
-        response = _declared(request, response)
+        response = finalize_response(request, response)
         self._write_response(request, response)
         if self._write_paused or (type(response) is not bytes and response.background is not None):
             self._busy = True
@@ -395,6 +445,9 @@ class HttpProtocol(asyncio.Protocol):
     async def _run(self, route: Any, request: Request) -> None:
         try:
             response = await route.handle(request)
+        except ClientDisconnect:
+            self._busy = False  # gone while its body was being read: nobody to answer
+            return
         except Exception as exc:  # HTTPException, validation errors, handler bugs
             response = await self.app.handle_exception(request, exc)
         await self._respond(request, response)
@@ -406,9 +459,12 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport.is_closing():
             self._busy = False
             return
-        response = _declared(request, response)
-        if isinstance(response, StreamingResponse):
-            await self._stream(request, response)
+        response = finalize_response(request, response)
+        if isinstance(response, _DEFERRED_BODY):
+            if isinstance(response, FileResponse):
+                await self._send_file(request, response)
+            else:
+                await self._stream(request, response)
         else:
             self._write_response(request, response)
         await self._after_write(request, response)
@@ -454,6 +510,110 @@ class HttpProtocol(asyncio.Protocol):
             if aclose is not None:
                 await aclose()
 
+    async def _send_file(self, request: Request, response: FileResponse) -> None:
+        """Write a FileResponse: stat and open in the thread pool, then the head (with Content-Length) and the
+        file's bytes, or a 304/400/416 as the request's Range and conditional headers say."""
+        head_only = request.method == "HEAD" or response.send_header_only
+        opening = asyncio.ensure_future(run_in_threadpool(response.open_file, not head_only))
+        try:
+            fd, st = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_opened)
+            raise
+        except (RuntimeError, OSError) as exc:
+            # Nothing is written yet: answered like a handler's exception (logged; a 500 unless handled).
+            error = await self.app.handle_exception(request, exc)
+            if isinstance(error, _DEFERRED_BODY):
+                error = PlainTextResponse("Internal Server Error", status_code=500)
+            if not self.transport.is_closing():
+                self._write_response(request, error)
+            return
+        try:
+            if self.transport.is_closing():
+                return  # the client left while the file was being opened
+            plan = response.plan(request.method, request.raw_headers, st)
+            if not isinstance(plan, FilePlan):
+                self._write_response(request, plan)  # 304, or 400/416 for a bad Range
+                return
+            keep_alive = request.keep_alive and not (
+                (self._closing or self._deferred_error is not None) and not self._pipeline
+            )
+            parts = [status_line(plan.status)]
+            for name, value in plan.raw_headers:
+                parts += [name, b": ", value, b"\r\n"]
+            parts.append(self.server.date_server)
+            if not keep_alive:
+                parts.append(_CLOSE)
+            elif request.http_version == "1.0":
+                parts.append(_KEEP_ALIVE)
+            parts.append(b"\r\n")
+            self.transport.write(b"".join(parts))
+            if plan.segments and fd >= 0:
+                await self._write_file(fd, plan.segments, plan.trailer, response.path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    async def _write_file(self, fd: int, segments: list[tuple[bytes, int, int]], trailer: bytes, path: Any) -> None:
+        """Copy file ranges to the client: ``os.sendfile`` on the socket while the transport's buffer is empty,
+        else a pread chunk through ``transport.write`` (so bytes never overtake buffered ones) and wait for the
+        buffer to drain. Stops when the client goes away; a file that shrinks aborts the connection."""
+        transport = self.transport
+        sock_fd = -1
+        if _sendfile is not None and transport.get_extra_info("sslcontext") is None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock_fd = sock.fileno()
+        high = self.server.config.write_buffer_high
+        if sock_fd >= 0:
+            transport.set_write_buffer_limits(high=high, low=0)  # resumed only when empty: sendfile can go on
+        try:
+            for prefix, offset, end in segments:
+                if transport.is_closing():
+                    return
+                if prefix:
+                    transport.write(prefix)
+                while offset < end:
+                    if transport.is_closing():
+                        return  # the client went away
+                    if sock_fd >= 0 and transport.get_write_buffer_size() == 0:
+                        try:
+                            sent = _sendfile(sock_fd, fd, offset, end - offset)
+                        except BlockingIOError:
+                            sent = -1  # the socket is full: one buffered chunk makes the transport wait for it
+                        except ConnectionError:
+                            transport.abort()  # reset or broken pipe: the client is gone
+                            return
+                        except OSError:
+                            sock_fd = -1  # this file or socket does not support sendfile: read and write
+                            transport.set_write_buffer_limits(high=high)
+                            continue
+                        if sent > 0:
+                            offset += sent
+                            if offset < end:
+                                await asyncio.sleep(0)  # a fast reader must not keep the loop to itself
+                            continue
+                        if sent == 0:
+                            raise EOFError
+                    chunk = os.pread(fd, min(_FILE_CHUNK, end - offset), offset)
+                    if not chunk:
+                        raise EOFError
+                    transport.write(chunk)
+                    offset += len(chunk)
+                    if self._write_paused:
+                        await self._drain()
+            if trailer and not transport.is_closing():
+                transport.write(trailer)
+        except EOFError:
+            logger.error("File at path %s is shorter than its Content-Length: connection aborted", path)
+            transport.abort()
+        except OSError:
+            logger.exception("Error reading file at path %s: connection aborted", path)
+            transport.abort()
+        finally:
+            if sock_fd >= 0 and not transport.is_closing():
+                transport.set_write_buffer_limits(high=high)
+
     async def _after_write(self, request: Request, response: Any) -> None:
         """Wait for the write buffer to drain, run background work, then serve the next request."""
         if self._write_paused:
@@ -474,6 +634,8 @@ class HttpProtocol(asyncio.Protocol):
             await w
 
     def _after_response(self, request: Request) -> None:
+        if request._stream is not None or request._form is not None:
+            _release(request)
         if not request.keep_alive:
             self._pipeline.clear()
             self.transport.close()
@@ -493,6 +655,9 @@ class HttpProtocol(asyncio.Protocol):
             self.transport.resume_reading()
         if self._busy or pipeline:
             return
+        if self._continue_owed:
+            self._continue_owed = False
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if self._deferred_error is not None:
             self.transport.write(self._deferred_error)
             self.transport.close()
@@ -595,33 +760,41 @@ class HttpProtocol(asyncio.Protocol):
         )
 
 
-def _declared(request: Request, response: Any) -> Any:
-    """Apply what the handler declared on the side: its ``response: Response`` and its BackgroundTasks."""
-    if request.sub_response is not None:
-        response = _with_sub_response(response, request.sub_response)
-    if request.background is not None:
-        response = _with_tasks(response, request.background)
-    return response
+def split_target(url: bytes) -> tuple[str, bytes, bytes]:
+    """The request target -> (decoded path, raw path, query string)."""
+    q = url.find(b"?")
+    if q >= 0:
+        raw_path, query = url[:q], url[q + 1 :]
+    else:
+        raw_path, query = url, b""
+    h = raw_path.find(b"#")
+    if h >= 0:
+        raw_path = raw_path[:h]
+    path = raw_path.decode("latin-1")
+    if "%" in path:
+        path = unquote(path, encoding="utf-8", errors="replace")
+    if not path.startswith("/") and (path == "*" or "://" in path):
+        # absolute-form / asterisk-form request targets
+        path = "/" + path.split("://", 1)[-1].partition("/")[2] if "://" in path else path
+    return path, raw_path, query
 
 
-def _with_tasks(response: Any, tasks: Any) -> Any:
-    """Attach the request's BackgroundTasks to its response (after any background it already has)."""
-    if not tasks.tasks:
-        return response
-    if type(response) is bytes:
-        response = encoded_json_response(response)
-    response.background = chain(response.background, tasks)
-    return response
+def _release(request: Request) -> None:
+    """After the answer: discard the rest of a streamed body, close the form's uploaded files."""
+    stream = request._stream
+    if stream is not None and not stream.done:
+        stream.detach()
+    form = request._form
+    if form is not None:
+        for _, value in form.multi_items():
+            file = getattr(value, "file", None)
+            if file is not None:
+                file.close()
 
 
-def _with_sub_response(response: Any, sub: Any) -> Any:
-    """Apply what a handler set on its ``response: Response`` parameter (status, headers, cookies) to the
-    response built from its return value; a Response the handler returned itself is sent as it is."""
-    if type(response) is not bytes and response.from_handler:
-        return response
-    if type(response) is bytes:
-        response = encoded_json_response(response)
-    if sub.status_code is not None:
-        response.status_code = sub.status_code
-    response.raw_headers.extend(sub.raw_headers)
-    return response
+def _close_opened(opening: "asyncio.Future[tuple[int, Any]]") -> None:
+    """A file opened for a response whose task was cancelled meanwhile: close it."""
+    if not opening.cancelled() and opening.exception() is None:
+        fd = opening.result()[0]
+        if fd >= 0:
+            os.close(fd)

@@ -10,6 +10,7 @@ import time
 from email.utils import formatdate
 from typing import Any
 
+from ..logging import configure_default_logging
 from .config import ServerConfig
 from .http import HttpProtocol
 from .websocket import WebSocketProtocol
@@ -33,10 +34,13 @@ class StartupFailed(Exception):
 class Server:
     """Serves one FastrAPI app on ``host:port``: ``run_forever()`` in the main thread, or a thread for tests."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8000, *, sock: Any = None,
+                 **options: Any) -> None:
         self.app = app
         self.host = host
         self.port = port
+        #: an already bound listening socket to serve on instead of binding host:port (worker processes)
+        self.sock = sock
         self.config = ServerConfig.from_options(options)
         self.router = app.router
         self.connections: set[Any] = set()
@@ -64,7 +68,7 @@ class Server:
     # ------------------------------------------------------------------ entry points
     def run_forever(self) -> None:
         """``app.serve``: configure logging if the app did not, serve until a signal, exit 1 on bind errors."""
-        _configure_logging(self.config.log_level)
+        configure_default_logging(self.config.log_level, self.config.access_log)
         try:
             self.run()
         except StartupFailed:
@@ -137,13 +141,22 @@ class Server:
                 self._started.set()
                 raise StartupFailed(exc) from exc
         try:
-            self._server = await loop.create_server(
-                lambda: HttpProtocol(self),
-                self.host,
-                self.port,
-                backlog=self.config.backlog,
-                reuse_address=True,
-            )
+            protocol: Any = HttpProtocol
+            if self.config.access_log:  # a subclass, so that the default protocol has no logging code
+                from .access_log import LoggingHttpProtocol as protocol
+            if self.sock is not None:
+                self._server = await loop.create_server(
+                    lambda: protocol(self), sock=self.sock, backlog=self.config.backlog
+                )
+            else:
+                self._server = await loop.create_server(
+                    lambda: protocol(self),
+                    self.host,
+                    self.port,
+                    backlog=self.config.backlog,
+                    reuse_address=True,
+                    reuse_port=self.config.reuse_port or None,
+                )
         except BaseException as exc:
             self._startup_error = exc
             self._started.set()
@@ -224,16 +237,3 @@ class Server:
                 await asyncio.wait(pending, timeout=1.0)
         await asyncio.sleep(0)
 
-
-def _configure_logging(level: str) -> None:
-    """Give FastrAPI's loggers a stderr handler when the application configured none."""
-    root = logging.getLogger()
-    for name in ("fastrapi", "fastrapi.error"):
-        lg = logging.getLogger(name)
-        if lg.handlers or root.handlers:
-            continue
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
-        lg.addHandler(handler)
-        lg.setLevel(level.upper())
-        lg.propagate = False
