@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
@@ -71,6 +72,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         separate_input_output_schemas: bool = True,
         openapi_external_docs: dict[str, Any] | None = None,
         webhooks: Any = None,
+        broadcast: Any = None,
         **extra: Any,
     ) -> None:
         self.title = title
@@ -98,6 +100,10 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         self.dependencies: list[Any] = list(dependencies or ())
         self.on_startup: list[Callable[[], Any]] = list(on_startup or ())
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or ())
+        # channels (fastrapi.broadcast): a URL or a Broadcast; None -> FASTRAPI_BROADCAST_URL or in-memory, lazily
+        self._broadcast: Any = None
+        if broadcast is not None:
+            self.broadcast = broadcast
         # OpenAPI document and docs pages (fastrapi/openapi/serving.py): settings, then their routes
         self._init_openapi(
             openapi_url=openapi_url, openapi_tags=openapi_tags, servers=servers, docs_url=docs_url,
@@ -123,12 +129,45 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
         (self.on_startup if event_type == "startup" else self.on_shutdown).append(func)
 
+    @property
+    def broadcast(self) -> Any:
+        """The app's channels (``fastrapi.broadcast.Broadcast``): in-memory unless ``broadcast=`` (or the
+        FASTRAPI_BROADCAST_URL environment variable) names a shared backend such as ``redis://host:6379``."""
+        if self._broadcast is None:
+            import os
+
+            from .broadcast import Broadcast
+
+            self._broadcast = Broadcast(os.environ.get("FASTRAPI_BROADCAST_URL") or "memory://")
+        return self._broadcast
+
+    @broadcast.setter
+    def broadcast(self, value: Any) -> None:
+        if isinstance(value, str):
+            from .broadcast import Broadcast
+
+            value = Broadcast(value)
+        self._broadcast = value
+
     @asynccontextmanager
     async def lifespan_context(self) -> AsyncIterator[None]:
-        """Startup before the server accepts, shutdown after it stopped: ``lifespan`` if given, else the hooks.
+        """Startup before the server accepts, shutdown after it stopped: the broadcast backend connects
+        first (if the app has one configured), then ``lifespan`` if given, else the hooks."""
+        broadcast = self._broadcast
+        if broadcast is None and os.environ.get("FASTRAPI_BROADCAST_URL"):
+            broadcast = self.broadcast
+        if broadcast is None:
+            async with self._user_lifespan():
+                yield
+            return
+        async with broadcast:
+            async with self._user_lifespan():
+                yield
 
-        A ``lifespan`` that yields a mapping puts its items on ``app.state``.
-        """
+    @asynccontextmanager
+    async def _user_lifespan(self) -> AsyncIterator[None]:
+        """``lifespan`` if given (a mapping it yields goes on ``app.state`` and each request's state), else
+        the on_startup / on_shutdown hooks."""
         if self.lifespan is not None:
             async with _lifespan_manager(self.lifespan)(self) as state:
                 if state:

@@ -192,6 +192,15 @@ class WebSocket:
         else:
             raise RuntimeError(f"Unsupported WebSocket message type {kind!r}")
 
+    async def join(self, channel: str) -> None:
+        """Subscribe this WebSocket to a broadcast channel of its app (``app.broadcast``): what is published
+        there is sent to it. It leaves every channel when it closes."""
+        await self.app.broadcast.join(self, channel)
+
+    async def leave(self, channel: str) -> None:
+        """Unsubscribe from a broadcast channel."""
+        await self.app.broadcast.leave(self, channel)
+
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Close the connection (closing handshake). Before accept it refuses the handshake with 403.
 

@@ -64,7 +64,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_read_paused", "_write_paused", "_drain_waiter", "_deflate", "_extension",
         "_frag_op", "_frag_parts", "_frag_size", "_frag_decoder", "_frag_compressed",
         "_input_closed", "_close_sent", "_close_waiter", "_timer", "_pong_timer", "_ping_payload",
-        "_lost", "task",
+        "_lost", "task", "broadcast_membership", "_lost_callbacks",
     )
 
     def __init__(self, server: "Server", transport: Any, key: bytes, request_headers: list[tuple[bytes, bytes]]) -> None:
@@ -106,6 +106,9 @@ class WebSocketProtocol(asyncio.Protocol):
         self._ping_payload: bytes | None = None
         self._lost = False
         self.task: asyncio.Task[Any] | None = None
+        #: the channels joined through fastrapi.broadcast (None until the first join)
+        self.broadcast_membership: Any = None
+        self._lost_callbacks: list[Any] | None = None
 
     # ------------------------------------------------------------------ handshake
     def accept(self, subprotocol: str | None, headers: list[tuple[bytes, bytes]]) -> None:
@@ -332,6 +335,45 @@ class WebSocketProtocol(asyncio.Protocol):
         self._wake_all()
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
+        callbacks = self._lost_callbacks
+        if callbacks is not None:
+            self._lost_callbacks = None
+            for callback in callbacks:
+                try:
+                    callback(self)
+                except Exception:
+                    logger.exception("error in a connection-lost callback")
+
+    def on_lost(self, callback: Any) -> None:
+        """Call ``callback(connection)`` when the connection is gone (channels use it to drop members)."""
+        if self._lost:
+            callback(self)
+        elif self._lost_callbacks is None:
+            self._lost_callbacks = [callback]
+        else:
+            self._lost_callbacks.append(callback)
+
+    # ------------------------------------------------------------------ broadcast fan-out
+    @property
+    def deflate_state(self) -> PerMessageDeflate | None:
+        """The negotiated permessage-deflate state (None if not negotiated)."""
+        return self._deflate
+
+    def write_shared(self, frame: bytes, max_outgoing: int) -> bool:
+        """Write an already-encoded data frame (the same bytes for many connections); False if the connection
+        cannot take it. A connection with more than ``max_outgoing`` unsent bytes is dropped (close 1013)."""
+        if self.application_state != CONNECTED or self._lost:
+            return False
+        transport = self.transport
+        transport.write(frame)
+        if self._write_paused and transport.get_write_buffer_size() > max_outgoing:
+            logger.warning("WebSocket subscriber dropped: %d bytes unsent (limit %d), it does not read fast enough",
+                           transport.get_write_buffer_size(), max_outgoing)
+            self._fail(1013, "subscriber too slow")
+            self._cancel_timers()
+            # its buffer is full, so the close frame may never get through: drop it after the close timeout
+            self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
+        return True
 
     def pause_writing(self) -> None:
         self._write_paused = True

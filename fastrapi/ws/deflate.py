@@ -120,6 +120,11 @@ class PerMessageDeflate:
             out = out[:-4]
         return out or b"\x00"
 
+    def reset_compressor(self) -> None:
+        """Start the next message with an empty window: a message compressed elsewhere (a broadcast frame)
+        was sent in between, so earlier history no longer lines up with the peer's."""
+        self._compressor = None
+
     def decompress(self, data: bytes, final: bool, limit: int) -> bytes:
         """Inflate one fragment of a compressed message; ``limit`` bytes at most, else close 1009.
 
