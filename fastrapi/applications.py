@@ -9,7 +9,9 @@ from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 import orjson
 
+from .asgi import ASGIAdapter, server_errors
 from .datastructures import Default, State, URLPath
+from .encoders import jsonable_encoder
 from .dependencies import SolveContext, solve, solve_async
 from .exceptions import (
     HTTPException,
@@ -100,6 +102,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         self.dependencies: list[Any] = list(dependencies or ())
         self.on_startup: list[Callable[[], Any]] = list(on_startup or ())
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or ())
+        #: what ``__call__`` (the ASGI interface) runs: the plain adapter, or a middleware stack around it
+        self._asgi_entry: Any = ASGIAdapter(self)
         # channels (fastrapi.broadcast): a URL or a Broadcast; None -> FASTRAPI_BROADCAST_URL or in-memory, lazily
         self._broadcast: Any = None
         if broadcast is not None:
@@ -139,6 +143,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             from .broadcast import Broadcast
 
             self._broadcast = Broadcast(os.environ.get("FASTRAPI_BROADCAST_URL") or "memory://")
+            workers = os.environ.get("FASTRAPI_WORKERS", "1")
+            if self._broadcast.backend.in_memory and workers.isdigit() and int(workers) > 1:
+                logger.warning("app.broadcast is in memory while %s workers run: channels are per process, so a "
+                               "message reaches only the clients of the worker that published it. Set "
+                               "FastrAPI(broadcast='redis://...') to share channels.", workers)
         return self._broadcast
 
     @broadcast.setter
@@ -189,6 +198,10 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
                 if inspect.isawaitable(result):
                     await result
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The app as an ASGI 3 application (uvicorn, hypercorn, granian; ``fastrapi.testclient``)."""
+        await self._asgi_entry(scope, receive, send)
+
     @property
     def routes(self) -> list[Any]:
         return self.router.routes
@@ -218,6 +231,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of the route ``name`` with ``path_params`` filled in (Starlette's; ``NoMatchFound``)."""
         return self.router.url_path_for(name, **path_params)
+
+    def mount(self, path: str, app: Any, name: str | None = None) -> None:
+        """Serve ``app`` under ``path``: ``StaticFiles``, another FastrAPI app, or any ASGI app (Starlette's
+        ``mount``; see ``fastrapi.mounting``). A mounted app's lifespan does not run, as in Starlette."""
+        self.router.mount(path, app, name=name)
 
     # ------------------------------------------------------------------ errors
     def exception_handler(self, exc_class_or_status_code: Any) -> Callable[[F], F]:
@@ -274,12 +292,15 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
                 resp = Response(status_code=exc.status_code, headers=exc.headers)
                 return resp
             return _json_response(exc.status_code, {"detail": exc.detail}, headers)
-        if isinstance(exc, RequestValidationError):
-            return _json_response(422, {"detail": exc.errors()})
+        if isinstance(exc, RequestValidationError):  # errors keep raw ctx/input (Decimal, bytes): encoded as FastAPI does
+            return _json_response(422, {"detail": jsonable_encoder(exc.errors())})
         if isinstance(exc, ResponseValidationError):
             logger.error("Response validation failed for %s %s: %s", request.method, request.path, exc.errors())
         else:
             logger.error("Exception in handler of %s %s", request.method, request.path, exc_info=exc)
+        reported = server_errors.get()
+        if reported is not None:  # fastrapi.testclient re-raises it in the test (raise_server_exceptions)
+            reported.append(exc)
         return PlainTextResponse("Internal Server Error", status_code=500)
 
     # ------------------------------------------------------------------ one request, start to end
@@ -307,6 +328,9 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     # ------------------------------------------------------------------ WebSocket handler runs
     async def run_websocket(self, route: WebSocketRoute, conn: Any, path: str, query: bytes, params: dict[str, Any]) -> None:
         """Run one WebSocket handler to its end and close (or refuse) the connection accordingly."""
+        if route.mounted is not None:  # a route of a mounted app (fastrapi.mounting): that app runs it
+            await route.mounted(conn, path, query, params)
+            return
         ws = WebSocket(conn, path, query, params, app=self)
         plan = route.plan
         try:

@@ -6,6 +6,7 @@ itself) and which pydantic validator converts it. ``solve`` runs the plan for on
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
 import enum
@@ -15,6 +16,7 @@ import json
 import types
 import typing
 import uuid
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Any, Callable, Union
 
 import orjson
@@ -22,9 +24,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from .background import BackgroundTasks
+from .concurrency import run_in_threadpool
 from .datastructures import UploadFile
+from .requests import _UNSET as _NO_JSON
+from .requests import ClientDisconnect
 from .responses import Response
-from .exceptions import RequestValidationError
+from .exceptions import HTTPException, RequestValidationError
 from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
 
@@ -54,22 +59,24 @@ def _is_scalar(annotation: Any) -> bool:
 
 
 def _error(kind: int, key: str, err: dict[str, Any]) -> dict[str, Any]:
-    out = {"type": err["type"], "loc": [_SOURCE_NAMES[kind], key, *err["loc"]], "msg": err["msg"], "input": err["input"]}
-    if "ctx" in err:
-        out["ctx"] = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in err["ctx"].items()}
-    return out
+    """A pydantic error of one parameter as FastAPI reports it: as it is, under ``(source, key, *loc)``.
+
+    ``ctx`` and ``input`` stay raw (Decimal limits, the ValueError of a validator, bytes...), as in FastAPI's
+    ``exc.errors()``; the 422 response encodes them with ``jsonable_encoder``.
+    """
+    return {**err, "loc": (_SOURCE_NAMES[kind], key, *err["loc"])}
 
 
 def _missing(kind: int, key: str) -> dict[str, Any]:
-    loc = [_SOURCE_NAMES[kind]] if kind == BODY and not key else [_SOURCE_NAMES[kind], key]
+    loc = (_SOURCE_NAMES[kind],) if kind == BODY and not key else (_SOURCE_NAMES[kind], key)
     return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
 
 
 class Param:
     """One handler argument: where it comes from, under which name, and how it is validated."""
 
-    __slots__ = ("name", "kind", "key", "default", "required", "validate", "annotation", "is_list", "embed",
-                 "form_model", "wants_bytes", "info")
+    __slots__ = ("name", "kind", "key", "default", "default_factory", "no_default", "required", "validate",
+                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info")
 
     def __init__(self, name: str, kind: int, annotation: Any, default: Any, info: Any = None) -> None:
         self.name = name
@@ -83,8 +90,14 @@ class Param:
             self.key = name.replace("_", "-")
         else:
             self.key = name
-        self.required = default is _EMPTY or default is ... or default is PydanticUndefined
-        self.default = None if self.required else default
+        #: ``Query(default_factory=f)``: a missing value is ``f()``, called per request (FastAPI's rule)
+        self.default_factory: Callable[[], Any] | None = getattr(info, "default_factory", None)
+        no_default = default is _EMPTY or default is ... or default is PydanticUndefined
+        #: no plain default: a missing value is an error (``required``) or comes from ``default_factory``
+        self.no_default = no_default
+        self.required = no_default and self.default_factory is None
+        # (with a factory: "no default value" to pydantic, so the OpenAPI field keeps just the factory)
+        self.default = default if not no_default else None if self.required else PydanticUndefined
         self.is_list = kind in (QUERY, HEADER, COOKIE, FORM) and _is_sequence(annotation)
         self.embed = bool(getattr(info, "embed", False))
         #: ``Annotated[Model, Form()]``: the model's fields are the form's fields
@@ -94,6 +107,11 @@ class Param:
         metadata = list(getattr(info, "metadata", ()) or ())
         self.validate = _validator(annotation if not metadata else
                                    typing.Annotated[(Any if annotation is _EMPTY else annotation), *metadata])
+
+
+def _default(p: Param) -> Any:
+    """The value of a missing optional parameter: its default, or a fresh ``default_factory()``."""
+    return p.default if p.default_factory is None else p.default_factory()
 
 
 def _mentions(annotation: Any, cls: type) -> bool:
@@ -113,29 +131,49 @@ def _is_sequence(annotation: Any) -> bool:
 
 
 def _validator(annotation: Any) -> Callable[[Any], Any] | None:
-    """A function converting a raw value (usually a str) to ``annotation``; None when no conversion."""
+    """A function converting a raw value (usually a str) to ``annotation``; None when no conversion.
+
+    Calls pydantic-core's validator directly (the TypeAdapter wrapper costs more than small validations). As in
+    FastAPI, models are validated ``from_attributes=True``: a non-dict input is a ``model_attributes_type`` error.
+    """
     if annotation is _EMPTY or annotation is Any or annotation is str:
         return None
-    if annotation is int:
-        adapter = TypeAdapter(int)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        core = annotation.__pydantic_validator__
+        if type(core).__name__ == "MockValSer":  # unresolved forward references: look it up when used
+            return lambda value: annotation.__pydantic_validator__.validate_python(value, from_attributes=True)
+        validate_model = core.validate_python
+        return lambda value: validate_model(value, from_attributes=True)
+    adapter = TypeAdapter(annotation)
+    try:
+        validate = adapter.validator.validate_python
+    except Exception:  # not buildable yet (forward references): the adapter builds it on first use
         validate = adapter.validate_python
-
+    if annotation is int:
         def to_int(value: Any) -> int:
             if type(value) is str and value.isascii() and value.isdigit() and len(value) < 19:
                 return int(value)
             return validate(value)
 
         return to_int
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation.model_validate
-    return TypeAdapter(annotation).validate_python
+    if _has_model(annotation):
+        return lambda value: validate(value, from_attributes=True)
+    return validate
+
+
+def _has_model(annotation: Any) -> bool:
+    """``annotation`` is or contains a pydantic model or a dataclass (where ``from_attributes`` changes errors)."""
+    if isinstance(annotation, type) and (issubclass(annotation, BaseModel) or dataclasses.is_dataclass(annotation)):
+        return True
+    return any(_has_model(a) for a in typing.get_args(annotation) if a is not Ellipsis)
 
 
 class Plan:
     """How to call one handler: its parameters by source, and whether a body must be read."""
 
     __slots__ = ("params", "body_params", "form_params", "request_names", "websocket_name", "needs_query",
-                 "needs_headers", "needs_cookies", "embed_body", "deps", "background_names", "response_names")
+                 "needs_headers", "needs_cookies", "embed_body", "deps", "background_names", "response_names",
+                 "runs")
 
     def __init__(self) -> None:
         self.params: list[Param] = []
@@ -152,6 +190,8 @@ class Plan:
         self.deps: list[tuple[str | None, Dependant]] = []
         self.background_names: list[str] = []
         self.response_names: list[str] = []
+        #: ``deps`` grouped into runs of consecutive thread-runnable ones (built on first use: see ``_dep_runs``)
+        self.runs: list[tuple[bool, list[tuple[str | None, Dependant]]]] | None = None
 
     @property
     def empty(self) -> bool:
@@ -168,7 +208,7 @@ class Dependant:
     parameters, and the OAuth2 scopes required from the route down to it (what a ``SecurityScopes`` gets)."""
 
     __slots__ = ("call", "use_cache", "plan", "is_coroutine", "is_async_gen", "is_gen", "scopes", "uses_scopes",
-                 "cache_key")
+                 "cache_key", "kind", "simple", "factory")
 
     def __init__(self, call: Callable[..., Any], use_cache: bool, path_param_names: set[str],
                  own_scopes: typing.Sequence[str] | None = None, parent_scopes: typing.Sequence[str] = ()) -> None:
@@ -194,6 +234,18 @@ class Dependant:
             any(d.uses_scopes for _, d in self.plan.deps)
         scope_key = tuple(sorted(set(scopes))) if self.uses_scopes else ()
         self.cache_key: Any = (call, scope_key) if scope_key else call
+        #: how to call it: _ASYNC_GEN, _GEN, _CORO or _SYNC (decided once, not per request)
+        self.kind = _ASYNC_GEN if self.is_async_gen else _GEN if self.is_gen else \
+            _CORO if self.is_coroutine else _SYNC
+        #: for a ``yield`` dependency: the context-manager factory wrapping it (built once)
+        self.factory: Any = asynccontextmanager(call) if self.is_async_gen else \
+            contextmanager(call) if self.is_gen else None
+        #: its own parameters need no body, form or sub-dependency: solved without awaiting anything
+        plan = self.plan
+        self.simple = not (plan.deps or plan.form_params or plan.body_params)
+
+
+_ASYNC_GEN, _GEN, _CORO, _SYNC = range(4)
 
 
 def _unwrap(call: Any) -> Any:
@@ -336,8 +388,30 @@ def solve(plan: Plan, request: Any) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     errors = _solve_params(plan, request, kwargs, None)
     if errors:
-        raise RequestValidationError(errors, body=getattr(request, "_body", None))
+        raise RequestValidationError(errors, body=_error_body(plan, request))
     return kwargs
+
+
+def _error_body(plan: Plan, request: Any) -> Any:
+    """``RequestValidationError.body`` as FastAPI gives it: None unless the handler (or a dependency) takes a
+    body; then the form, the parsed JSON, or the raw bytes of another media type (None for an empty body)."""
+    if not _reads_body(plan):
+        return None
+    if _reads_form(plan):
+        return request._form
+    raw = request._body
+    if not raw:
+        return None
+    parsed = request._json
+    return raw if parsed is _NO_JSON else parsed
+
+
+def _reads_body(plan: Plan) -> bool:
+    return bool(plan.body_params or plan.form_params) or any(_reads_body(d.plan) for _, d in plan.deps)
+
+
+def _reads_form(plan: Plan) -> bool:
+    return bool(plan.form_params) or any(_reads_form(d.plan) for _, d in plan.deps)
 
 
 def _solve_params(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
@@ -360,11 +434,13 @@ def _solve_params(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list
             else:
                 value = source.get(p.key, _EMPTY)
             if value is _EMPTY:
-                if p.required:
+                if not p.no_default:
+                    kwargs[p.name] = p.default
+                elif p.required:
                     errors = errors or []
                     errors.append(_missing(kind, p.key))
                 else:
-                    kwargs[p.name] = p.default
+                    kwargs[p.name] = p.default_factory()
                 continue
         validate = p.validate
         if validate is None:
@@ -402,7 +478,12 @@ async def load_body(plan: Plan, request: Any) -> None:
     if plan.body_params and request._body is None:
         await request.body()
     if plan.form_params:
-        form = await request.form()
+        try:
+            form = await request.form()
+        except (HTTPException, ClientDisconnect):
+            raise
+        except Exception as exc:  # FastAPI's answer to a body it cannot parse
+            raise HTTPException(400, "There was an error parsing the body") from exc
         for p in plan.form_params:
             if p.wants_bytes:
                 for value in form.getlist(p.key):
@@ -430,7 +511,7 @@ def _solve_form(plan: Plan, form: Any, kwargs: dict[str, Any], errors: list[dict
                 errors = errors or []
                 errors.append(_missing(FORM, p.key))
             else:
-                kwargs[p.name] = p.default
+                kwargs[p.name] = _default(p)
             continue
         errors = errors or []
         _validate_into(p, value, kwargs, errors, ("body", p.key))
@@ -481,7 +562,7 @@ async def solve_async(plan: Plan, request: Any, ctx: SolveContext) -> dict[str, 
     kwargs: dict[str, Any] = {}
     errors = await _solve_collect(plan, request, ctx, kwargs)
     if errors:
-        raise RequestValidationError(errors, body=getattr(request, "_body", None))
+        raise RequestValidationError(errors, body=_error_body(plan, request))
     return kwargs
 
 
@@ -489,13 +570,107 @@ async def _solve_collect(plan: Plan, request: Any, ctx: SolveContext, kwargs: di
     errors: list[dict[str, Any]] | None = None
     if plan.form_params or (plan.body_params and request._body is None):
         await load_body(plan, request)
-    for name, dep in plan.deps:
+    if plan.body_params and plan.deps:  # as in FastAPI, a malformed body is reported before dependencies run
+        _read_body(request)
+    if ctx.overrides is None:
+        runs = plan.runs
+        if runs is None:
+            runs = plan.runs = _dep_runs(plan)
+        for threaded, items in runs:
+            if threaded:
+                run_errors = await _resolve_in_thread(items, request, ctx, kwargs)
+                if run_errors:
+                    errors = (errors or []) + run_errors
+                continue
+            for name, dep in items:
+                value, dep_errors = await _resolve(dep, request, ctx)
+                if dep_errors:
+                    errors = (errors or []) + dep_errors
+                elif name is not None:
+                    kwargs[name] = value
+        return _solve_params(plan, request, kwargs, errors)
+    for name, dep in plan.deps:  # with overrides, any dependency may have become sync or async
         value, dep_errors = await _resolve(dep, request, ctx)
         if dep_errors:
             errors = (errors or []) + dep_errors
         elif name is not None:
             kwargs[name] = value
     return _solve_params(plan, request, kwargs, errors)
+
+
+def _thread_runnable(dep: Dependant) -> bool:
+    """A sync function/class/generator dependency whose own dependencies are too, reading no body."""
+    plan = dep.plan
+    return dep.kind in (_SYNC, _GEN) and not (plan.form_params or plan.body_params) and \
+        all(_thread_runnable(d) for _, d in plan.deps)
+
+
+def _dep_runs(plan: Plan) -> list[tuple[bool, list[tuple[str | None, "Dependant"]]]]:
+    """``plan.deps`` in order, consecutive thread-runnable dependencies grouped: each group is solved in one
+    trip to the thread pool (sub-dependencies included) instead of one trip per dependency."""
+    runs: list[tuple[bool, list[tuple[str | None, Dependant]]]] = []
+    for name, dep in plan.deps:
+        threaded = _thread_runnable(dep)
+        if runs and threaded and runs[-1][0]:
+            runs[-1][1].append((name, dep))
+        else:
+            runs.append((threaded, [(name, dep)]))
+    return runs
+
+
+async def _resolve_in_thread(items: list[tuple[str | None, "Dependant"]], request: Any, ctx: SolveContext,
+                             kwargs: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Solve a run of sync dependencies in one worker-thread call, in order, as ``_resolve`` would one by one.
+    The ``yield`` ones are entered in an ExitStack whose exit (also in the pool) joins the request's stack."""
+    cache = ctx.cache
+    if all(dep.use_cache and dep.cache_key in cache for _, dep in items):
+        for name, dep in items:  # all solved earlier in this request: no trip needed
+            if name is not None:
+                kwargs[name] = cache[dep.cache_key]
+        return None
+    exits = ExitStack()
+    entered: list[bool] = []
+    try:
+        return await run_in_threadpool(_run_sync, items, request, ctx, kwargs, exits, entered)
+    finally:
+        if entered:
+            async def _exit(exc_type: Any, exc: Any, tb: Any) -> Any:
+                return await run_in_threadpool(exits.__exit__, exc_type, exc, tb)
+
+            ctx.stack.push_async_exit(_exit)
+
+
+def _run_sync(items: list[tuple[str | None, "Dependant"]], request: Any, ctx: SolveContext, kwargs: dict[str, Any],
+              exits: ExitStack, entered: list[bool]) -> list[dict[str, Any]] | None:
+    errors: list[dict[str, Any]] | None = None
+    for name, dep in items:
+        value, dep_errors = _resolve_sync(dep, request, ctx, exits, entered)
+        if dep_errors:
+            errors = (errors or []) + dep_errors
+        elif name is not None:
+            kwargs[name] = value
+    return errors
+
+
+def _resolve_sync(dep: "Dependant", request: Any, ctx: SolveContext, exits: ExitStack,
+                  entered: list[bool]) -> tuple[Any, list[dict[str, Any]] | None]:
+    cache = ctx.cache
+    key = dep.cache_key
+    if dep.use_cache and key in cache:
+        return cache[key], None
+    sub_kwargs: dict[str, Any] = {}
+    errors = _run_sync(dep.plan.deps, request, ctx, sub_kwargs, exits, entered) if dep.plan.deps else None
+    errors = _solve_params(dep.plan, request, sub_kwargs, errors)
+    if errors:
+        return None, errors
+    if dep.kind == _SYNC:
+        value = dep.call(**sub_kwargs)
+    else:
+        value = exits.enter_context(dep.factory(**sub_kwargs))
+        entered.append(True)
+    if key not in cache:
+        cache[key] = value
+    return value, None
 
 
 _OVERRIDES: dict[tuple[Any, bool, frozenset[str], tuple[str, ...]], Dependant] = {}
@@ -515,56 +690,48 @@ def _override_dependant(call: Callable[..., Any], use_cache: bool, path_param_na
 
 
 async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any, list[dict[str, Any]] | None]:
-    from contextlib import asynccontextmanager, contextmanager
-
-    from .concurrency import run_in_threadpool
-
     call = dep.call
     key = dep.cache_key  # the replaced dependency's key, as in FastAPI
     if ctx.overrides is not None and call in ctx.overrides:
         call = ctx.overrides[call]
         dep = _override_dependant(call, dep.use_cache, ctx.path_param_names, dep.scopes)
-    if dep.use_cache and key in ctx.cache:
-        return ctx.cache[key], None
+    cache = ctx.cache
+    if dep.use_cache and key in cache:
+        return cache[key], None
     sub_kwargs: dict[str, Any] = {}
-    errors = await _solve_collect(dep.plan, request, ctx, sub_kwargs)
+    if dep.simple:
+        errors = _solve_params(dep.plan, request, sub_kwargs, None)
+    else:
+        errors = await _solve_collect(dep.plan, request, ctx, sub_kwargs)
     if errors:
         return None, errors
-    if dep.is_async_gen:
-        value = await ctx.stack.enter_async_context(asynccontextmanager(call)(**sub_kwargs))
-    elif dep.is_gen:
-        cm = contextmanager(call)(**sub_kwargs)
+    kind = dep.kind
+    if kind == _CORO:
+        value = await call(**sub_kwargs)
+    elif kind == _SYNC:
+        value = await run_in_threadpool(call, **sub_kwargs)
+    elif kind == _ASYNC_GEN:
+        value = await ctx.stack.enter_async_context(dep.factory(**sub_kwargs))
+    else:
+        cm = dep.factory(**sub_kwargs)
         value = await run_in_threadpool(cm.__enter__)
 
         async def _exit(exc_type: Any, exc: Any, tb: Any) -> Any:
             return await run_in_threadpool(cm.__exit__, exc_type, exc, tb)
 
         ctx.stack.push_async_exit(_exit)
-    elif dep.is_coroutine:
-        value = await call(**sub_kwargs)
-    else:
-        value = await run_in_threadpool(call, **sub_kwargs)
     if key not in ctx.cache:  # as in FastAPI, even a use_cache=False value serves later cached uses
         ctx.cache[key] = value
     return value, None
 
 
 def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
-    raw = request._body
-    body: Any = _EMPTY
-    if raw:
-        content_type = request.headers.get("content-type")
-        if not content_type or _is_json_type(content_type):
-            try:
-                body = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                try:
-                    body = json.loads(raw)
-                except json.JSONDecodeError as exc:
-                    return [{"type": "json_invalid", "loc": ["body", exc.pos], "msg": "JSON decode error",
-                             "input": {}, "ctx": {"error": exc.msg}}]
-        else:
-            body = raw
+    """Body parameters into ``kwargs``: one parameter is the whole body, several (or ``embed``) its keys.
+
+    As in FastAPI 0.165 (``strict_content_type``), only a JSON media type is parsed: a body without one, or of
+    another type, is validated as its raw bytes (a 422 for a model).
+    """
+    body = _read_body(request)
     errors = errors or []
     if not plan.embed_body:
         p = plan.body_params[0]
@@ -572,7 +739,7 @@ def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[d
             if p.required:
                 errors.append(_missing(BODY, ""))
             else:
-                kwargs[p.name] = p.default
+                kwargs[p.name] = _default(p)
         else:
             _validate_into(p, body, kwargs, errors, ("body",))
         return errors
@@ -582,12 +749,48 @@ def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[d
         value = body.get(p.key, _EMPTY) if isinstance(body, dict) else _EMPTY
         if value is _EMPTY:
             if p.required:
-                errors.append({"type": "missing", "loc": ["body", p.key], "msg": "Field required", "input": None})
+                errors.append(_missing(BODY, p.key))
             else:
-                kwargs[p.name] = p.default
+                kwargs[p.name] = _default(p)
             continue
         _validate_into(p, value, kwargs, errors, ("body", p.key))
     return errors
+
+
+def _read_body(request: Any) -> Any:
+    """What body parameters are validated against: the parsed JSON, the raw bytes of a body without a JSON
+    media type, ``_EMPTY`` for no body."""
+    raw = request._body
+    if not raw:
+        return _EMPTY
+    content_type = request.headers.get("content-type")
+    return _json_body(request) if content_type and _is_json_type(content_type) else raw
+
+
+def _json_body(request: Any) -> Any:
+    """The body's JSON document, parsed once per request (kept where ``request.json()`` finds it).
+
+    As Starlette's ``json.loads`` would (orjson first, for speed): invalid JSON is a 422 ``json_invalid`` error
+    whose ``body`` is the document's text; a body that cannot even be decoded (bad UTF-8, nesting too deep) a
+    400, as FastAPI answers.
+    """
+    body = request._json
+    if body is not _NO_JSON:
+        return body
+    raw = request._body
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise RequestValidationError(
+                [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
+                  "ctx": {"error": exc.msg}}], body=exc.doc) from None
+        except Exception as exc:
+            raise HTTPException(400, "There was an error parsing the body") from exc
+    request._json = body
+    return body
 
 
 def _validate_into(p: Param, value: Any, kwargs: dict[str, Any], errors: list[dict[str, Any]], loc: tuple[Any, ...]) -> None:
@@ -597,11 +800,7 @@ def _validate_into(p: Param, value: Any, kwargs: dict[str, Any], errors: list[di
     try:
         kwargs[p.name] = p.validate(value)
     except ValidationError as exc:
-        for e in exc.errors(include_url=False):
-            out = {"type": e["type"], "loc": [*loc, *e["loc"]], "msg": e["msg"], "input": e["input"]}
-            if "ctx" in e:
-                out["ctx"] = {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in e["ctx"].items()}
-            errors.append(out)
+        errors.extend({**e, "loc": (*loc, *e["loc"])} for e in exc.errors(include_url=False))
 
 
 def _is_json_type(content_type: str) -> bool:

@@ -292,14 +292,9 @@ def test_worker_startup_failure_stops_supervisor_with_3(project):
 def test_in_memory_broadcast_warning(project):
     root, start = project
     (root / "bcast.py").write_text(textwrap.dedent("""
-        from types import SimpleNamespace
         from fastrapi import FastrAPI
 
-        class InMemoryBackend:
-            pass
-
-        app = FastrAPI()
-        app.broadcast = SimpleNamespace(backend=InMemoryBackend())
+        app = FastrAPI(broadcast="memory://")
 
         @app.get("/pid")
         def pid():

@@ -86,7 +86,8 @@ def warn_per_process_state(app: Any, workers: int) -> None:
     published in. The broadcast module may call this too; everything is looked up defensively."""
     if workers <= 1:
         return
-    broadcast = getattr(app, "broadcast", None)
+    # the configured broadcast only: reading ``app.broadcast`` would create an in-memory one
+    broadcast = getattr(app, "_broadcast", None)
     if broadcast is None:
         return
     backend = getattr(broadcast, "backend", None)
@@ -168,6 +169,8 @@ class Supervisor:
         previous_wakeup = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
         logger.info("Started parent process [%d]", os.getpid())
         warn_per_process_state(self.app, self.count)
+        # seen by the workers: an in-memory broadcast created later, on first use, warns then
+        os.environ["FASTRAPI_WORKERS"] = str(self.count)
         try:
             for _ in range(self.count):
                 self.workers.append(self._spawn())
