@@ -76,7 +76,7 @@ class Param:
     """One handler argument: where it comes from, under which name, and how it is validated."""
 
     __slots__ = ("name", "kind", "key", "default", "default_factory", "no_default", "required", "validate",
-                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info")
+                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info", "validate_json")
 
     def __init__(self, name: str, kind: int, annotation: Any, default: Any, info: Any = None) -> None:
         self.name = name
@@ -107,6 +107,13 @@ class Param:
         metadata = list(getattr(info, "metadata", ()) or ())
         self.validate = _validator(annotation if not metadata else
                                    typing.Annotated[(Any if annotation is _EMPTY else annotation), *metadata])
+        #: a model body: validated straight from the JSON bytes by pydantic-core (no dict in between); on any
+        #: error the ordinary path runs again to produce FastAPI's exact errors
+        self.validate_json: Callable[[bytes], Any] | None = None
+        if kind == BODY and not metadata and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            core = annotation.__pydantic_validator__
+            if type(core).__name__ != "MockValSer":
+                self.validate_json = core.validate_json
 
 
 def _default(p: Param) -> Any:
@@ -731,6 +738,15 @@ def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[d
     As in FastAPI 0.165 (``strict_content_type``), only a JSON media type is parsed: a body without one, or of
     another type, is validated as its raw bytes (a 422 for a model).
     """
+    if not plan.embed_body:
+        p = plan.body_params[0]
+        validate_json = p.validate_json
+        if validate_json is not None and request._body and request._json is _NO_JSON and _json_content(request):
+            try:
+                kwargs[p.name] = validate_json(request._body)
+                return errors
+            except ValueError:  # invalid data or JSON: the full path below reports it as FastAPI does
+                pass
     body = _read_body(request)
     errors = errors or []
     if not plan.embed_body:
@@ -763,8 +779,24 @@ def _read_body(request: Any) -> Any:
     raw = request._body
     if not raw:
         return _EMPTY
-    content_type = request.headers.get("content-type")
-    return _json_body(request) if content_type and _is_json_type(content_type) else raw
+    return _json_body(request) if _json_content(request) else raw
+
+
+_JSON_TYPES: dict[bytes, bool] = {}
+
+
+def _json_content(request: Any) -> bool:
+    """The request's Content-Type is JSON (``application/json`` or ``application/*+json``); answers cached
+    per header value, read from the raw headers without building the Headers view."""
+    for name, value in request.raw_headers:
+        if name == b"content-type":
+            known = _JSON_TYPES.get(value)
+            if known is None:
+                known = _is_json_type(value.decode("latin-1"))
+                if len(_JSON_TYPES) < 256:
+                    _JSON_TYPES[value] = known
+            return known
+    return False
 
 
 def _json_body(request: Any) -> Any:

@@ -42,6 +42,9 @@ class WebSocketException(Exception):
     def __str__(self) -> str:
         return f"{self.code}: {self.reason}"
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
+
 
 class WebSocketDisconnect(ConnectionError):
     """The WebSocket is closed: raised by ``receive_*`` (and ``send_*``) once the connection is gone.
@@ -59,21 +62,43 @@ class WebSocketDisconnect(ConnectionError):
 
 
 class ValidationException(Exception):
-    """Base of the validation errors; ``errors()`` gives FastAPI-shaped error dicts."""
+    """Base of the validation errors; ``errors()`` gives FastAPI-shaped error dicts.
 
-    def __init__(self, errors: Sequence[Any]) -> None:
-        self._errors = list(errors)
-        super().__init__(self._errors)
+    ``endpoint_ctx`` (FastAPI's: ``file``, ``line``, ``function``, ``path`` of the endpoint) only adds to ``str()``.
+    """
 
-    def errors(self) -> list[Any]:
+    def __init__(self, errors: Sequence[Any], *, endpoint_ctx: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self._errors = errors
+        self.endpoint_ctx = endpoint_ctx
+        ctx = endpoint_ctx or {}
+        self.endpoint_function: Any = ctx.get("function")
+        self.endpoint_path: Any = ctx.get("path")
+        self.endpoint_file: Any = ctx.get("file")
+        self.endpoint_line: Any = ctx.get("line")
+
+    def errors(self) -> Sequence[Any]:
         return self._errors
+
+    def __str__(self) -> str:
+        n = len(self._errors)
+        message = f"{n} validation error{'s' if n != 1 else ''}:\n" + "".join(f"  {e}\n" for e in self._errors)
+        if self.endpoint_file and self.endpoint_line and self.endpoint_function:
+            message += f'\n  File "{self.endpoint_file}", line {self.endpoint_line}, in {self.endpoint_function}'
+            if self.endpoint_path:
+                message += f"\n    {self.endpoint_path}"
+        elif self.endpoint_path:
+            message += f"\n  Endpoint: {self.endpoint_path}"
+        return message.rstrip()
 
 
 class RequestValidationError(ValidationException):
-    """Invalid request input: answered with 422 and ``{"detail": errors}``."""
+    """Invalid request input: answered with 422 and ``{"detail": errors}``; ``body`` is the request body as
+    FastAPI passes it (the parsed JSON, the raw bytes of another media type, None without a body)."""
 
-    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
-        super().__init__(errors)
+    def __init__(self, errors: Sequence[Any], *, body: Any = None,
+                 endpoint_ctx: Mapping[str, Any] | None = None) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
         self.body = body
 
 
@@ -83,6 +108,11 @@ class WebSocketRequestValidationError(ValidationException):
 
 class ResponseValidationError(ValidationException):
     """A handler returned data that does not match its response model: a server error (500)."""
+
+    def __init__(self, errors: Sequence[Any], *, body: Any = None,
+                 endpoint_ctx: Mapping[str, Any] | None = None) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
+        self.body = body
 
 
 class NoMatchFound(Exception):

@@ -6,14 +6,30 @@ in ``fastrapi.param_functions`` (``Query()``, ``Header()``...), re-exported from
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import re
+import warnings
+from typing import Any, Callable, Literal, Sequence
 
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 
+#: "not given": such options are left out of the FieldInfo, so pydantic's own defaults apply (FastAPI's ``_Unset``)
+_Unset: Any = object()
+
+#: FieldInfo options passed on as they are when given (FastAPI's list): constraints become validation metadata
+_FIELD_OPTIONS = ("default_factory", "annotation", "alias_priority", "title", "description", "discriminator",
+                  "strict", "validate_default", "union_mode", "fail_fast", "multiple_of", "allow_inf_nan",
+                  "max_digits", "decimal_places", "examples", "deprecated", "json_schema_extra")
+
+
 class Param(FieldInfo):
-    """Base of path/query/header/cookie parameters."""
+    """Base of path/query/header/cookie parameters (and, through ``Body``, of body and form fields).
+
+    Takes FastAPI's options: the validation ones (``gt``, ``multiple_of``, ``max_digits``, ``strict``...) become
+    pydantic constraints, ``default_factory`` gives a missing optional value per request, and the documenting
+    ones (``title``, ``examples``, ``openapi_examples``, ``example``, ``include_in_schema``...) feed OpenAPI.
+    """
 
     in_: str = ""
 
@@ -21,36 +37,71 @@ class Param(FieldInfo):
         self,
         default: Any = ...,
         *,
-        alias: str | None = None,
-        title: str | None = None,
-        description: str | None = None,
+        default_factory: Callable[[], Any] | None = _Unset,
+        annotation: Any | None = _Unset,
+        alias: str | None = _Unset,
+        alias_priority: int | None = _Unset,
+        validation_alias: Any = _Unset,
+        serialization_alias: str | None = _Unset,
+        title: str | None = _Unset,
+        description: str | None = _Unset,
         gt: float | None = None,
         ge: float | None = None,
         lt: float | None = None,
         le: float | None = None,
         min_length: int | None = None,
         max_length: int | None = None,
-        pattern: str | None = None,
-        deprecated: bool | None = None,
+        pattern: str | re.Pattern[str] | None = None,
+        regex: str | None = None,
+        discriminator: Any = _Unset,
+        strict: bool | None = _Unset,
+        validate_default: bool | None = _Unset,
+        union_mode: Literal["smart", "left_to_right"] | None = _Unset,
+        fail_fast: bool | None = _Unset,
+        multiple_of: float | None = _Unset,
+        allow_inf_nan: bool | None = _Unset,
+        max_digits: int | None = _Unset,
+        decimal_places: int | None = _Unset,
+        examples: list[Any] | None = _Unset,
+        example: Any = _Unset,
+        openapi_examples: dict[str, Any] | None = None,
+        deprecated: Any = _Unset,
         include_in_schema: bool = True,
-        examples: list[Any] | None = None,
-        **extra: Any,
+        json_schema_extra: dict[str, Any] | Callable[[dict[str, Any]], None] | None = _Unset,
     ) -> None:
+        if example is not _Unset:
+            warnings.warn("`example` has been deprecated, please use `examples` instead", DeprecationWarning,
+                          stacklevel=3)
+        if regex is not None:
+            warnings.warn("`regex` has been deprecated, please use `pattern` instead", DeprecationWarning,
+                          stacklevel=3)
         self.include_in_schema = include_in_schema
-        kwargs: dict[str, Any] = {
-            "default": default, "alias": alias, "title": title, "description": description, "gt": gt,
-            "ge": ge, "lt": lt, "le": le, "min_length": min_length, "max_length": max_length,
-            "pattern": pattern, "examples": examples,
-        }
-        if deprecated is not None:
-            kwargs["deprecated"] = deprecated
-        if "regex" in extra:  # FastAPI's older spelling of pattern
-            kwargs["pattern"] = extra.pop("regex")
-        kwargs["json_schema_extra"] = extra.pop("json_schema_extra", None)
         #: for the OpenAPI document only: named examples, and FastAPI's older single ``example``
-        self.openapi_examples: dict[str, Any] | None = extra.pop("openapi_examples", None)
-        self.example: Any = extra.pop("example", PydanticUndefined)
-        super().__init__(**{k: v for k, v in kwargs.items() if v is not None or k == "default"})
+        self.openapi_examples = openapi_examples
+        self.example: Any = PydanticUndefined if example is _Unset else example
+        if default is ... and default_factory is not _Unset and default_factory is not None:
+            default = PydanticUndefined  # Query(default_factory=f): ``...`` is only our "no default" spelling
+        options = locals()
+        kwargs: dict[str, Any] = {k: options[k] for k in _FIELD_OPTIONS if options[k] is not _Unset}
+        kwargs["default"] = default
+        for key, value in (("gt", gt), ("ge", ge), ("lt", lt), ("le", le), ("min_length", min_length),
+                           ("max_length", max_length), ("pattern", pattern or regex)):
+            if value is not None:
+                kwargs[key] = value
+        if alias is not _Unset:
+            kwargs["alias"] = alias
+        if serialization_alias in (_Unset, None) and isinstance(alias, str):
+            serialization_alias = alias
+        if validation_alias in (_Unset, None) and alias is not _Unset:
+            validation_alias = alias
+        if validation_alias is not _Unset:
+            kwargs["validation_alias"] = validation_alias
+        if serialization_alias is not _Unset:
+            kwargs["serialization_alias"] = serialization_alias
+        super().__init__(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.default})"
 
 
 class Path(Param):
