@@ -17,8 +17,9 @@ PYTHON="${PYTHON:-python3}"
 # ---------------------------------------------------------------------------------------------
 # 1. System packages. Adding one is adding one word here.
 #    chromium: the browser Playwright drives in tests/test_browser.py (/usr/bin/chromium).
+#    redis-server: started by tests/redis_server.py for tests/test_broadcast_redis.py.
 # ---------------------------------------------------------------------------------------------
-APT_PACKAGES=(chromium)
+APT_PACKAGES=(chromium redis-server)
 
 export DEBIAN_FRONTEND=noninteractive
 

@@ -159,9 +159,16 @@ class Broadcast:
             self._connected = True
 
     async def disconnect(self) -> None:
+        """Disconnect the backend; ``subscribe`` iterators still open end."""
         if self._connected:
             self._connected = False
             await self.backend.disconnect()
+            for ch in list(self._channels.values()):
+                for sub in list(ch.listeners):
+                    sub.closed = True
+                    w = sub.waiter
+                    if w is not None and not w.done():
+                        w.set_result(None)
 
     async def __aenter__(self) -> "Broadcast":
         await self.connect()
@@ -192,6 +199,8 @@ class Broadcast:
         if ch is None:
             ch = self._channels[channel] = _Channel(channel)
             await self.backend.subscribe(channel)
+        if getattr(conn, "_lost", False):  # gone already (its on_lost callbacks have run): don't keep it
+            return await self._release(ch)
         membership.channels.add(channel)
         ch.sockets[conn] = membership
 
@@ -231,6 +240,9 @@ class Broadcast:
 
     async def _unlisten(self, sub: Subscription) -> None:
         sub.closed = True
+        w = sub.waiter
+        if w is not None and not w.done():
+            w.set_result(None)  # a reader waiting for the next event ends (StopAsyncIteration)
         ch = self._channels.get(sub.channel)
         if ch is not None and sub in ch.listeners:
             ch.listeners.remove(sub)
@@ -292,9 +304,12 @@ class Broadcast:
     def _deliver(self, channel: str, payload: bytes) -> None:
         """A message arrived for ``channel`` (from the backend): frame it once, write it to every subscriber."""
         ch = self._channels.get(channel)
-        if ch is None or len(payload) < 17:
+        if ch is None:
             return
         kind = payload[:1]
+        if len(payload) < 17 or kind not in (_TEXT, _BINARY):
+            logger.warning("ignored a message on %r that was not published through fastrapi.broadcast", channel)
+            return
         skip = int.from_bytes(payload[9:17], "big") if payload[1:9] == self.node else 0
         data = payload[17:]
         if ch.sockets:

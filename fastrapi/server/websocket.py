@@ -366,7 +366,7 @@ class WebSocketProtocol(asyncio.Protocol):
             return False
         transport = self.transport
         transport.write(frame)
-        if self._write_paused and transport.get_write_buffer_size() > max_outgoing:
+        if transport.get_write_buffer_size() > max_outgoing:
             logger.warning("WebSocket subscriber dropped: %d bytes unsent (limit %d), it does not read fast enough",
                            transport.get_write_buffer_size(), max_outgoing)
             self._fail(1013, "subscriber too slow")
