@@ -54,7 +54,8 @@ class Server:
         self.scenarios = scenarios    # None: every scenario of its kinds
 
     def serves(self, sc):
-        return sc.kind in self.kinds and (self.scenarios is None or sc.name in self.scenarios)
+        return (sc.kind in self.kinds and (self.scenarios is None or sc.name in self.scenarios)
+                and (sc.servers is None or self.name in sc.servers))
 
     @property
     def python(self):
@@ -75,8 +76,10 @@ SERVERS = [
 
 class Scenario:
     def __init__(self, name, title, kind, path, *, method="GET", body=None, expect=None,
-                 lua=None, headers=None, conns=64, size=16, binary=False):
+                 lua=None, headers=None, conns=64, size=16, binary=False, env=None, servers=None):
         self.name, self.title, self.kind, self.path = name, title, kind, path
+        self.env = env or {}          # environment of the server process (the apps read it)
+        self.servers = servers        # None: every server of its kind
         self.method, self.body, self.expect, self.lua = method, body, expect, lua
         self.headers = headers or {}  # extra request headers (probe and wrk -H)
         self.conns, self.size, self.binary = conns, size, binary
@@ -98,6 +101,12 @@ DEPS_EXPECT = {"user": "alice", "request_id": "req-42", "page": 3, "size": 25, "
                "db_open": True, "api_version": "v1"}
 SCENARIOS = [
     Scenario("get-json", "GET /json hello", "http", "/json", expect={"Hello": "World"}),
+    # The same route with CORS + GZip middleware in front (BENCH_MIDDLEWARE: the apps add them at start;
+    # every other scenario runs without middleware). The body is under GZip's minimum_size, as most API
+    # answers: this measures what the two cost per request, not compression.
+    Scenario("get-json-cors-gzip", "GET /json hello, CORS + GZip middleware", "http", "/json",
+             headers={"Origin": "https://example.com", "Accept-Encoding": "gzip"}, expect={"Hello": "World"},
+             env={"BENCH_MIDDLEWARE": "cors,gzip"}, servers=("ours", "fastapi")),
     Scenario("get-path", "GET /items/{item_id} path param", "http", "/items/42", expect={"item_id": 42}),
     Scenario("get-query", "GET /search?q=&limit= query params", "http", "/search?q=fastrapi&limit=5",
              expect={"q": "fastrapi", "limit": 5}),
@@ -197,10 +206,10 @@ def tail(path, n=12):
 class Proc:
     """A server process in its own session, so that the whole group can be signalled."""
 
-    def __init__(self, server, port, logpath, cpu):
+    def __init__(self, server, port, logpath, cpu, extra_env=None):
         self.logpath = logpath
         self.logf = open(logpath, "wb")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
         cmd = [str(server.python), str(APPS / server.script), str(port)]
         if cpu is not None:
             cmd = ["taskset", "-c", str(cpu)] + cmd      # taskset execs: pid is the server's
@@ -352,7 +361,7 @@ def measure(server, sc, args, tag):
     port = free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     logpath = LOGS / f"{server.name}-{sc.name}{tag}.log"
-    proc = Proc(server, port, logpath, args.server_cpu)
+    proc = Proc(server, port, logpath, args.server_cpu, sc.env)
     try:
         err = wait_listening(proc, port, args.start_timeout)
         if err:

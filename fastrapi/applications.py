@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 import orjson
 
 from .asgi import ASGIAdapter, server_errors
+from .requests import ClientDisconnect
 from .datastructures import Default, State, URLPath
 from .encoders import jsonable_encoder
 from .dependencies import SolveContext, solve, solve_async
@@ -75,6 +76,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         openapi_external_docs: dict[str, Any] | None = None,
         webhooks: Any = None,
         broadcast: Any = None,
+        middleware: Sequence[Any] | None = None,
         **extra: Any,
     ) -> None:
         self.title = title
@@ -104,6 +106,15 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         self.on_shutdown: list[Callable[[], Any]] = list(on_shutdown or ())
         #: what ``__call__`` (the ASGI interface) runs: the plain adapter, or a middleware stack around it
         self._asgi_entry: Any = ASGIAdapter(self)
+        #: ``Middleware(cls, ...)`` records, outermost first (``add_middleware`` puts the new one in front)
+        self.user_middleware: list[Any] = list(middleware or ())
+        #: the ASGI app the middleware became (Starlette's attribute); built once, on first use
+        self.middleware_stack: Any = None
+        self._middleware_built: Any = None
+        #: what the server's WebSocket connections go through first when middleware must see them
+        self._websocket_middleware: Any = None
+        if self.user_middleware:
+            self._asgi_entry = self._asgi_with_middleware
         # channels (fastrapi.broadcast): a URL or a Broadcast; None -> FASTRAPI_BROADCAST_URL or in-memory, lazily
         self._broadcast: Any = None
         if broadcast is not None:
@@ -303,12 +314,68 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             reported.append(exc)
         return PlainTextResponse("Internal Server Error", status_code=500)
 
+    def _is_server_error(self, exc: Exception) -> bool:
+        """Whether only the server-error answer (the ``Exception``/``500`` handler, else a plain 500) takes ``exc``."""
+        if isinstance(exc, _DEFAULT_HANDLED):
+            return False
+        handler = self._lookup_handler(exc)
+        handlers = self.exception_handlers
+        return handler is None or handler is handlers.get(Exception) or handler is handlers.get(500)
+
+    # ------------------------------------------------------------------ middleware
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        """Wrap the app in ``middleware_class(app, *args, **kwargs)`` (Starlette's): the last added runs first.
+
+        ``fastrapi.middleware``'s classes and ``BaseHTTPMiddleware`` subclasses run natively; any other class
+        is ASGI middleware. Routes of an app without middleware pay nothing for it."""
+        if self._middleware_built is not None:
+            raise RuntimeError("Cannot add middleware after an application has started")
+        from .middleware import Middleware
+
+        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+        self._asgi_entry = self._asgi_with_middleware
+
+    def middleware(self, middleware_type: str) -> Callable[[F], F]:
+        """``@app.middleware("http")`` on ``async def mw(request, call_next)``: ``await call_next(request)``
+        gives the response of the rest of the app; return it or another one."""
+        assert middleware_type == "http", 'Currently only middleware("http") is supported.'
+
+        def decorator(func: F) -> F:
+            from .middleware.base import BaseHTTPMiddleware
+
+            self.add_middleware(BaseHTTPMiddleware, dispatch=func)
+            return func
+
+        return decorator
+
+    def build_middleware_stack(self) -> Any:
+        """The ASGI app ``__call__`` runs: the middleware around the app's ASGI adapter (built once)."""
+        built = self._built_middleware()
+        return built.asgi if built is not None else self._asgi_entry
+
+    def _built_middleware(self) -> Any:
+        """The app's middleware, built once on first use (the server's first connection or the first ASGI
+        call): a ``fastrapi.middleware.base.Stack``, or None for an app without middleware."""
+        built = self._middleware_built
+        if built is None and self.user_middleware:
+            from .middleware.base import build_stack
+
+            built = self._middleware_built = build_stack(self, self.user_middleware, ASGIAdapter(self))
+            self.middleware_stack = self._asgi_entry = built.asgi
+            self._websocket_middleware = built.websocket
+        return built
+
+    async def _asgi_with_middleware(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._built_middleware().asgi(scope, receive, send)
+
     # ------------------------------------------------------------------ one request, start to end
-    async def dispatch(self, request: Any) -> Any:
+    async def dispatch(self, request: Any, raise_server_errors: bool = False) -> Any:
         """Route and run one request to its final response (bytes of a JSON 200, or a Response).
 
         The innermost step of middleware and of the ASGI interface. The built-in server without middleware
-        does the same inline, with faster paths for handlers that cannot suspend.
+        does the same inline, with faster paths for handlers that cannot suspend. ``raise_server_errors``
+        (middleware): an exception only the 500 answer takes is raised, to be answered outside the
+        middleware as Starlette's ServerErrorMiddleware does.
         """
         router = self.router
         route, params, allowed = router.match(request.method, request.path)
@@ -321,13 +388,20 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
                 raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
             request.path_params = params
             response = await route.handle(request)
+        except ClientDisconnect:
+            raise  # nobody to answer: the server drops the request
         except Exception as exc:  # a fresh response each time: middleware may change it
+            if raise_server_errors and self._is_server_error(exc):
+                raise
             response = await self.handle_exception(request, exc)
         return finalize_response(request, response)
 
     # ------------------------------------------------------------------ WebSocket handler runs
     async def run_websocket(self, route: WebSocketRoute, conn: Any, path: str, query: bytes, params: dict[str, Any]) -> None:
         """Run one WebSocket handler to its end and close (or refuse) the connection accordingly."""
+        hook = self._websocket_middleware
+        if hook is not None and await hook(route, conn, path, query, params):
+            return  # answered by the middleware (refused, or run through the ASGI middleware stack)
         if route.mounted is not None:  # a route of a mounted app (fastrapi.mounting): that app runs it
             await route.mounted(conn, path, query, params)
             return

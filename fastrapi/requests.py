@@ -24,6 +24,7 @@ class Request:
         "method", "path", "raw_path", "query_string", "raw_headers", "_body", "path_params", "app",
         "_transport", "_headers", "_query_params", "_cookies", "_state", "_json", "http_version",
         "keep_alive", "background", "sub_response", "_stream", "_form",
+        "_session",  # set by SessionMiddleware only (left unset otherwise: no cost per request)
     )
 
     def __init__(
@@ -119,6 +120,18 @@ class Request:
             initial = getattr(self.app, "lifespan_state", None)
             self._state = State(dict(initial) if initial else None)
         return self._state
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The session dict of ``fastrapi.middleware.sessions.SessionMiddleware`` (Starlette's ``request.session``)."""
+        try:
+            session = self._session
+        except AttributeError:
+            raise AssertionError("SessionMiddleware must be installed to access request.session") from None
+        mark = getattr(session, "mark_accessed", None)
+        if mark is not None:
+            mark()  # read: the response varies with the cookie
+        return session
 
     async def body(self) -> bytes:
         """The whole body (read from the stream the first time, when it is still arriving)."""

@@ -128,7 +128,8 @@ class Response:
 
 
 class MutableHeaders:
-    """Case-insensitive view over a response's raw header list that writes through."""
+    """Case-insensitive view over a response's raw header list that writes through (Starlette's
+    ``MutableHeaders``: ``headers[k] = v`` replaces the first ``k`` in place and drops the others)."""
 
     __slots__ = ("raw",)
 
@@ -148,17 +149,42 @@ class MutableHeaders:
         except KeyError:
             return default
 
-    def __contains__(self, key: str) -> bool:
-        return self.get(key) is not None
+    def getlist(self, key: str) -> list[str]:
+        k = key.lower().encode("latin-1")
+        return [v.decode("latin-1") for n, v in self.raw if n == k]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower().encode("latin-1") in (n for n, _ in self.raw)
 
     def __setitem__(self, key: str, value: str) -> None:
         k = key.lower().encode("latin-1")
-        self.raw[:] = [(n, v) for n, v in self.raw if n != k]
-        self.raw.append((k, value.encode("latin-1")))
+        v = value.encode("latin-1")
+        found = [i for i, (n, _) in enumerate(self.raw) if n == k]
+        if not found:
+            self.raw.append((k, v))
+            return
+        for i in reversed(found[1:]):
+            del self.raw[i]
+        self.raw[found[0]] = (k, v)
 
     def __delitem__(self, key: str) -> None:
         k = key.lower().encode("latin-1")
         self.raw[:] = [(n, v) for n, v in self.raw if n != k]
+
+    def __iter__(self) -> Any:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def keys(self) -> list[str]:
+        return [n.decode("latin-1") for n, _ in self.raw]
+
+    def values(self) -> list[str]:
+        return [v.decode("latin-1") for _, v in self.raw]
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw]
 
     def append(self, key: str, value: str) -> None:
         self.raw.append((key.lower().encode("latin-1"), value.encode("latin-1")))
@@ -171,8 +197,24 @@ class MutableHeaders:
             return value
         return current
 
-    def items(self) -> list[tuple[str, str]]:
-        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw]
+    def update(self, other: Any = (), **kwargs: str) -> None:
+        items = other.items() if hasattr(other, "items") else other
+        for key, value in [*items, *kwargs.items()]:
+            self[key] = value
+
+    def add_vary_header(self, vary: str) -> None:
+        existing = self.get("vary")
+        if existing is not None:
+            vary = ", ".join([existing, vary])
+        self["vary"] = vary
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MutableHeaders):
+            return sorted(self.raw) == sorted(other.raw)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"MutableHeaders({self.items()!r})"
 
 
 def _json_default(obj: Any) -> Any:

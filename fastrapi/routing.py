@@ -57,6 +57,17 @@ def compile_path(path: str) -> tuple[re.Pattern[str] | None, dict[str, Callable[
     return re.compile(pattern), convertors
 
 
+def _to_json(result: Any) -> bytes:
+    """orjson for a handler's result; data orjson refuses (a dict with non-str keys...) goes through
+    ``jsonable_encoder`` first, as FastAPI encodes it."""
+    try:
+        return orjson.dumps(result, default=_json_default)
+    except TypeError:
+        from .encoders import jsonable_encoder
+
+        return orjson.dumps(jsonable_encoder(result), option=orjson.OPT_NON_STR_KEYS)
+
+
 def _json_default(obj: Any) -> Any:
     """What orjson cannot encode itself, made JSON-ready as FastAPI's ``jsonable_encoder`` does (models by alias)."""
     if isinstance(obj, BaseModel):
@@ -141,6 +152,8 @@ class BaseRoute:
     name: str
     #: what ``URLPath.make_absolute_url`` turns into the scheme: "http" or "websocket"
     protocol = "http"
+    #: a ``fastrapi.mounting.Mount``: matched in declaration order, it shadows routes declared after it
+    is_mount = False
 
     @property
     def path_format(self) -> str:
@@ -370,7 +383,10 @@ class APIRoute(BaseRoute):
             except StopIteration as stop:
                 result = stop.value
                 if plain and type(result) is dict:
-                    return dumps(result, default=_json_default)
+                    try:
+                        return dumps(result, default=_json_default)
+                    except TypeError:
+                        return _to_json(result)
                 return serialize(result)
             coro.close()
             raise RuntimeError(f"{endpoint.__qualname__} suspended although its code has no await")
@@ -414,13 +430,16 @@ class APIRoute(BaseRoute):
             if custom is None and status == 200:
                 def serialize(result: Any) -> Any:
                     if type(result) is dict:
-                        return dumps(result, default=_json_default)
+                        try:
+                            return dumps(result, default=_json_default)
+                        except TypeError:
+                            return _to_json(result)
                     if isinstance(result, Response):
                         result.from_handler = True
                         return result
                     if isinstance(result, BaseModel):
                         return result.__pydantic_serializer__.to_json(result, by_alias=True)
-                    return dumps(result, default=_json_default)
+                    return _to_json(result)
             elif custom is None:
                 def serialize(result: Any) -> Any:
                     if isinstance(result, Response):
@@ -428,7 +447,7 @@ class APIRoute(BaseRoute):
                         return result
                     if isinstance(result, BaseModel):
                         return encoded_json_response(result.__pydantic_serializer__.to_json(result, by_alias=True), status)
-                    return encoded_json_response(dumps(result, default=_json_default), status)
+                    return encoded_json_response(_to_json(result), status)
             else:
                 def serialize(result: Any) -> Any:
                     if isinstance(result, Response):
@@ -523,6 +542,8 @@ class WebSocketRoute(BaseRoute):
 
     matches = APIRoute.matches
     protocol = "websocket"
+    #: set on the stand-in of a route of a mounted app (``fastrapi.mounting``): that app runs it
+    mounted: Any = None
 
     def __repr__(self) -> str:
         return f"WebSocketRoute(path={self.path!r}, name={self.name!r})"
@@ -796,7 +817,7 @@ def _url_path_for(routes: Iterable[BaseRoute], name: str, path_params: dict[str,
 
 def _redirect_with_slash(request: Any) -> Response:
     """Starlette's ``redirect_slashes``: 307 to the request's URL with its trailing slash added or removed."""
-    path = request.path
+    path = getattr(request, "_full_path", None) or request.path  # a mounted app's request: its full path
     path = path.rstrip("/") if path.endswith("/") else path + "/"
     path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
     query = request.query_string.decode("utf-8", "replace")
@@ -838,19 +859,27 @@ class Router:
         self.fast: dict[bytes, dict[bytes, APIRoute]] = {}
         self._ws_static: dict[str, WebSocketRoute] = {}
         self._ws_dynamic: list[WebSocketRoute] = []
+        self._mounts: list[Any] = []
         self.redirect_slashes = redirect_slashes
         self.root_path = root_path
 
     def add_route(self, route: BaseRoute) -> None:
         self.routes.append(route)
+        if getattr(route, "is_mount", False):  # after every route declared so far, before every later one
+            self._mounts.append(route)
+            self._dynamic.append(route)  # type: ignore[arg-type]
+            self._ws_dynamic.append(route)  # type: ignore[arg-type]
+            return
+        # A static path under an earlier mount is matched after it, in order, as templated paths are.
+        shadowed = route.regex is None and any(m.matches(route.path) is not None for m in self._mounts)
         if isinstance(route, WebSocketRoute):
-            if route.regex is None:
+            if route.regex is None and not shadowed:
                 self._ws_static.setdefault(route.path, route)
             else:
                 self._ws_dynamic.append(route)
             return
         assert isinstance(route, APIRoute)
-        if route.regex is None:
+        if route.regex is None and not shadowed:
             by_method = self.static.setdefault(route.path, {})
             for m in route.methods:
                 current = by_method.get(m)
@@ -928,7 +957,7 @@ class Router:
         for route in self._ws_dynamic:
             params = route.matches(path)
             if params is not None:
-                return route, params
+                return route.resolve_websocket(path, params) if route.is_mount else (route, params)
         root = self.root_path
         if root and path.startswith(root + "/"):
             path = path[len(root):]
@@ -938,13 +967,19 @@ class Router:
             for route in self._ws_dynamic:
                 params = route.matches(path)
                 if params is not None:
-                    return route, params
+                    return route.resolve_websocket(path, params) if route.is_mount else (route, params)
         return None, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """Starlette's: the path of the route ``name`` with ``path_params`` filled in (convertors applied);
         ``NoMatchFound`` when no route has that name and exactly those parameters."""
         return _url_path_for(self.routes, name, path_params)
+
+    def mount(self, path: str, app: Any, name: str | None = None) -> None:
+        """Serve ``app`` (StaticFiles, a FastrAPI app, any ASGI app) under ``path`` (Starlette's ``Router.mount``)."""
+        from .mounting import Mount
+
+        self.add_route(Mount(path, app=app, name=name))
 
 
 _SUSPENDING_OPS = frozenset(
@@ -963,3 +998,12 @@ def never_suspends(func: Callable[..., Any]) -> bool:
     if code is None:
         return False
     return not any(ins.opname in _SUSPENDING_OPS for ins in dis.get_instructions(code))
+
+
+def __getattr__(name: str) -> Any:
+    """``fastrapi.routing.Mount`` (defined in ``fastrapi.mounting``, which imports this module)."""
+    if name == "Mount":
+        from .mounting import Mount
+
+        return Mount
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

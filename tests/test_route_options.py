@@ -440,3 +440,28 @@ def test_router_routes_are_built_with_the_prefix():
     routes = router.routes
     assert [r.path for r in routes] == ["/r/a/{x:int}", "/r/ws"]
     assert routes[0].tags == ["t", "a"]
+
+
+def test_dict_with_non_string_keys_same_as_fastapi(serve):
+    """orjson refuses int keys: such a result goes through jsonable_encoder, as FastAPI encodes it."""
+
+    def make(fw):
+        app = fw.FastAPI()
+
+        @app.get("/fast")
+        async def fast():
+            return {1: "one", 2.5: "x", None: "none"}
+
+        @app.get("/inline/{n}")
+        async def inline(n: int):
+            return {n: [n], "s": {n: True}}
+
+        return app
+
+    paths = ["/fast", "/inline/7"]
+    with TestClient(make(fastapi)) as client:
+        expected = [(r.status_code, r.json()) for r in map(client.get, paths)]
+    srv = serve(make(fastrapi))
+    actual = [(r.status_code, r.json()) for r in (httpx.get(srv.url + p) for p in paths)]
+    assert actual == expected
+    assert actual[0] == (200, {"1": "one", "2.5": "x", "null": "none"})

@@ -104,6 +104,16 @@ async def ws_echo_bytes(websocket: WebSocket):
         pass
 
 
+# --- the get-json-cors-gzip scenario: the same app with CORS + GZip in front (BENCH_MIDDLEWARE set by
+# bench/run.py for that scenario only; every other scenario runs without middleware) -------------
+if os.environ.get("BENCH_MIDDLEWARE"):
+    from fastapi.middleware.cors import CORSMiddleware
+    from fastapi.middleware.gzip import GZipMiddleware
+
+    app.add_middleware(GZipMiddleware)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"])
+
+
 if __name__ == "__main__":
     # uvicorn's defaults with [standard]: loop=uvloop, http=httptools, and for ws "auto", which in
     # recent uvicorn is the websockets *sans-I/O* implementation (older releases used the legacy

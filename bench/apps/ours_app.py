@@ -1,4 +1,6 @@
 """FastrAPI (this repository): the benchmark endpoints, written as a user would."""
+import os
+
 from pydantic import BaseModel
 
 from fastrapi import Depends, FastrAPI, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
@@ -100,6 +102,16 @@ async def ws_echo_bytes(websocket: WebSocket):
             await websocket.send_bytes(await websocket.receive_bytes())
     except WebSocketDisconnect:
         pass
+
+
+# --- the get-json-cors-gzip scenario: the same app with CORS + GZip in front (BENCH_MIDDLEWARE set by
+# bench/run.py for that scenario only; every other scenario runs without middleware) -------------
+if os.environ.get("BENCH_MIDDLEWARE"):
+    from fastrapi.middleware.cors import CORSMiddleware
+    from fastrapi.middleware.gzip import GZipMiddleware
+
+    app.add_middleware(GZipMiddleware)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"])
 
 
 if __name__ == "__main__":

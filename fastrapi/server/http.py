@@ -112,6 +112,7 @@ class HttpProtocol(asyncio.Protocol):
         "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_active", "_idle_ticks", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
         "_task", "_streaming", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error", "_continue_owed",
+        "_middleware",
     )
 
     def __init__(self, server: "Server") -> None:
@@ -120,6 +121,13 @@ class HttpProtocol(asyncio.Protocol):
         self.router = server.router
         self._fast_routes = server.router.fast
         self.app = server.app
+        # The app's middleware, built once (fastrapi.middleware): every request then goes through its chain
+        # (_run_middleware), and the fast path is off for this connection (an empty index). None: no cost.
+        built = getattr(server.app, "_built_middleware", None)
+        built = built() if built is not None else None
+        self._middleware: Any = built.native if built is not None else None
+        if built is not None:
+            self._fast_routes = {}
         self.parser = httptools.HttpRequestParser(self)
         self.transport: Any = None
         self._url = b""
@@ -401,6 +409,10 @@ class HttpProtocol(asyncio.Protocol):
                        self.transport, self.app, version, keep_alive)
 
     def _dispatch(self, request: Request) -> None:
+        if self._middleware is not None:
+            self._busy = True
+            self._task = _start_task(self.loop, self._run_middleware(request))
+            return
         route, params, allowed = self.router.match(request.method, request.path)
         if route is None:
             if allowed is None and self.router.match_websocket(request.path)[0] is not None:
@@ -441,6 +453,15 @@ class HttpProtocol(asyncio.Protocol):
             self._task = _start_task(self.loop, self._after_write(request, response))
             return
         self._after_response(request)
+
+    async def _run_middleware(self, request: Request) -> None:
+        """The request through the app's middleware chain (its innermost step is ``app.dispatch``)."""
+        try:
+            response = await self._middleware(request)
+        except ClientDisconnect:
+            self._busy = False  # gone while its body was being read: nobody to answer
+            return
+        await self._respond(request, response)
 
     async def _run(self, route: Any, request: Request) -> None:
         try:

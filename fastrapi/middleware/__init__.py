@@ -1,0 +1,34 @@
+"""Middleware: Starlette's ``Middleware(cls, *args, **kwargs)`` record and the built-in middleware classes.
+
+``app.add_middleware(cls, **options)`` or ``FastrAPI(middleware=[Middleware(cls, **options)])``; the last
+added runs first, as in Starlette. The built-in classes (``fastrapi.middleware.cors``, ``gzip``,
+``trustedhost``, ``sessions``, ``httpsredirect``) and ``BaseHTTPMiddleware`` subclasses run natively:
+``(request) -> Response`` callables chained once, when the server starts. Any other class is taken as ASGI
+middleware (Sentry, OpenTelemetry, Prometheus instrumentators...) and runs through an ASGI bridge
+(``fastrapi.middleware.asgi``). An app without middleware pays nothing for any of this.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+__all__ = ["Middleware"]
+
+
+class Middleware:
+    """One middleware declaration: the class and the arguments it is built with (``cls(app, *args, **kwargs)``)."""
+
+    __slots__ = ("cls", "args", "kwargs")
+
+    def __init__(self, cls: Any, *args: Any, **kwargs: Any) -> None:
+        self.cls = cls
+        self.args = args
+        self.kwargs = kwargs
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.cls, self.args, self.kwargs))
+
+    def __repr__(self) -> str:
+        parts = [getattr(self.cls, "__name__", "")]
+        parts += [f"{value!r}" for value in self.args]
+        parts += [f"{key}={value!r}" for key, value in self.kwargs.items()]
+        return f"{type(self).__name__}({', '.join(parts)})"
