@@ -7,6 +7,8 @@
 #   fastapi    BENCH_PYTHON: fastapi + uvicorn[standard]
 #   fastrapi   python3.11 (BENCH_PY311 to override): published fastrapi==0.2.11 (cp311-only wheel)
 #   load       BENCH_PYTHON: picows + uvloop (the WebSocket load client)
+#   bench/realtime.py also needs broadcaster + redis in fastapi and redis in ours: added to
+#   reused venvs that predate them (ensure_pkgs)
 #
 # A venv is reused when its ".ok" stamp exists; a failed step leaves no stamp, so the next
 # run retries it.  A failure in one venv does not stop the others; the exit code is 0 when
@@ -52,6 +54,19 @@ make_venv() {
     log "$name: ready"
 }
 
+# ensure_pkgs NAME MODULES PIP-ARGS: install PIP-ARGS into a ready venv when `import MODULES` fails
+ensure_pkgs() {
+    local dir="$VENVS/$1"
+    [[ -f "$dir/.ok" ]] || return 1
+    "$dir/bin/python" -c "import $2" 2>/dev/null && return 0
+    log "$1: pip install $3"
+    # shellcheck disable=SC2086
+    "$dir/bin/python" -m pip install -q $3 2>&1 | grep -v -e 'is ignored' -e '^$' >&2
+    "$dir/bin/python" --version > "$dir/.ok" 2>&1
+    "$dir/bin/python" -m pip freeze >> "$dir/.ok" 2>/dev/null
+    "$dir/bin/python" -c "import $2" 2>/dev/null || { log "$1: FAILED: pip install $3"; return 1; }
+}
+
 want() { [[ $# -eq 0 ]] && return 0; local w; for w in "${SELECTED[@]}"; do [[ "$w" == "$1" ]] && return 0; done; return 1; }
 SELECTED=("$@")
 status=0
@@ -81,8 +96,12 @@ if sel ours; then
             status=1
         fi
     fi
+    ensure_pkgs ours "redis" "redis" || status=1
 fi
-if sel fastapi; then make_venv fastapi "$PY" "fastapi uvicorn[standard]" || status=1; fi
+if sel fastapi; then
+    make_venv fastapi "$PY" "fastapi uvicorn[standard]" || status=1
+    ensure_pkgs fastapi "broadcaster, redis" "broadcaster redis" || status=1
+fi
 if sel fastrapi; then make_venv fastrapi "$PY311" "fastrapi==0.2.11" || status=1; fi
 if sel load; then make_venv load "$PY" "picows uvloop" || status=1; fi
 exit $status

@@ -33,7 +33,7 @@ class WebSocket:
 
     __slots__ = (
         "_conn", "_path", "_query", "_scheme", "path_params", "_headers_obj", "_cookies", "_state",
-        "_query_params", "app", "scope", "background",
+        "_query_params", "app", "_scope", "background",
     )
 
     def __init__(
@@ -49,13 +49,13 @@ class WebSocket:
         self._path = path
         self._query = query
         self._scheme = scheme
-        self.path_params: dict[str, Any] = path_params or {}
+        self.path_params: dict[str, Any] = path_params if path_params is not None else {}
         self._headers_obj: Headers | None = None
         self._cookies: dict[str, str] | None = None
         self._state: State | None = None
         self._query_params: QueryParams | None = None
         self.app = app
-        self.scope: dict[str, Any] = {"type": "websocket", "path": path}
+        self._scope: dict[str, Any] | None = None  # built on first use: most handlers never look
         self.background: Any = None  # BackgroundTasks declared by the handler: run when it returns
 
     # ------------------------------------------------------------------ handshake and state
@@ -78,6 +78,17 @@ class WebSocket:
         self._conn.accept(subprotocol, raw)
 
     @property
+    def scope(self) -> dict[str, Any]:
+        """A minimal ASGI-style scope (``type``, ``path``), for code written against Starlette's WebSocket."""
+        if self._scope is None:
+            self._scope = {"type": "websocket", "path": self._path}
+        return self._scope
+
+    @scope.setter
+    def scope(self, value: dict[str, Any]) -> None:
+        self._scope = value
+
+    @property
     def client_state(self) -> WebSocketState:
         """The peer's side: 0 connecting, 1 connected, 3 disconnected (its close arrived or TCP dropped)."""
         return _STATES[self._conn.client_state]
@@ -91,8 +102,7 @@ class WebSocket:
     async def receive_text(self) -> str:
         """The next message, which must be text. ConnectionError when closed, TypeError for binary."""
         conn = self._conn
-        messages = conn.messages
-        while not messages:
+        while not conn.messages:  # (None until the connection's first message)
             await conn.wait_message()
         message = conn.pop()
         if type(message) is str:
@@ -102,8 +112,7 @@ class WebSocket:
     async def receive_bytes(self) -> bytes:
         """The next message, which must be binary. ConnectionError when closed, TypeError for text."""
         conn = self._conn
-        messages = conn.messages
-        while not messages:
+        while not conn.messages:
             await conn.wait_message()
         message = conn.pop()
         if type(message) is bytes:

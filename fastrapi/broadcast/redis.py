@@ -16,7 +16,7 @@ from collections import deque
 from typing import Any
 
 try:
-    from redis.asyncio import ConnectionPool, Redis
+    from redis.asyncio import BlockingConnectionPool, Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import RedisError
@@ -56,6 +56,7 @@ class RedisBackend:
         self.health_check_interval = health_check_interval
         #: how long ``subscribe`` waits for Redis to confirm a SUBSCRIBE
         self.subscribe_timeout = subscribe_timeout
+        self._publish_timeout = publish_timeout
         # URL query parameters win over these defaults; no hidden retries, so a failure is reported at once
         self._options: dict[str, Any] = {"socket_connect_timeout": connect_timeout,
                                          "socket_timeout": publish_timeout, **redis_options,
@@ -98,7 +99,9 @@ class RedisBackend:
             return
         self._deliver = deliver
         self._up = asyncio.Event()  # bound to this loop (a backend may be connected again in another one)
-        self._pool = ConnectionPool.from_url(self.url, **self._options)
+        # a blocking pool: with many publishes in flight, a publish waits for a free connection (up to
+        # publish_timeout) instead of failing at once with MaxConnectionsError
+        self._pool = BlockingConnectionPool.from_url(self.url, **{"timeout": self._publish_timeout, **self._options})
         # payloads are bytes whatever the URL says: never decode them
         self._pool.connection_kwargs["decode_responses"] = False
         self._client = Redis(connection_pool=self._pool)

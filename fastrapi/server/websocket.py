@@ -58,7 +58,7 @@ class WebSocketProtocol(asyncio.Protocol):
     """Server side of one WebSocket connection (RFC 6455), owned by the transport after the upgrade."""
 
     __slots__ = (
-        "server", "loop", "transport", "key", "request_headers",
+        "server", "loop", "transport", "key", "_request_headers",
         "client_state", "application_state", "close_code", "close_reason",
         "_buf", "messages", "_waiter", "_max_size", "_max_queue", "_low_queue",
         "_read_paused", "_write_paused", "_drain_waiter", "_deflate", "_extension",
@@ -73,13 +73,14 @@ class WebSocketProtocol(asyncio.Protocol):
         self.loop = server.loop
         self.transport = transport
         self.key = key
-        self.request_headers = request_headers
+        self._request_headers = _pack_headers(request_headers)
         self.client_state = CONNECTING
         self.application_state = CONNECTING
         self.close_code: int | None = None
         self.close_reason = ""
         self._buf = bytearray()
-        self.messages: deque[str | bytes] = deque()
+        #: received messages not yet read; None until the first one (an empty deque takes 760 bytes)
+        self.messages: deque[str | bytes] | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._max_size = cfg.ws_max_size
         self._max_queue = cfg.ws_max_queue
@@ -94,7 +95,7 @@ class WebSocketProtocol(asyncio.Protocol):
             if negotiated is not None:
                 self._extension, self._deflate = negotiated
         self._frag_op = 0
-        self._frag_parts: list[Any] = []
+        self._frag_parts: list[Any] | None = None  # the parts of a fragmented message in progress
         self._frag_size = 0
         self._frag_decoder: Any = None
         self._frag_compressed = False
@@ -110,6 +111,11 @@ class WebSocketProtocol(asyncio.Protocol):
         self.broadcast_membership: Any = None
         self._lost_callbacks: list[Any] | None = None
 
+    @property
+    def request_headers(self) -> list[tuple[bytes, bytes]]:
+        """The handshake's headers: (lower-case name, value) pairs, in order (a new list at each call)."""
+        return _unpack_headers(self._request_headers)
+
     # ------------------------------------------------------------------ handshake
     def accept(self, subprotocol: str | None, headers: list[tuple[bytes, bytes]]) -> None:
         """Send the 101 response and start processing frames (buffered ones included)."""
@@ -119,6 +125,7 @@ class WebSocketProtocol(asyncio.Protocol):
             self.application_state = DISCONNECTED
             raise WebSocketDisconnect(1006, "client disconnected before the handshake completed")
         self.transport.write(response_101(self.key, subprotocol, self._extension, headers, self.server.date_server))
+        self.key = b""  # not needed any more
         self.client_state = CONNECTED
         self.application_state = CONNECTED
         if self.server.config.ws_ping_interval:
@@ -186,16 +193,20 @@ class WebSocketProtocol(asyncio.Protocol):
                 # Fast path: a whole uncompressed text or binary message in one frame.
                 if b0 == 0x81 and not self._frag_op:
                     try:
-                        messages.append(payload.decode("utf-8"))
+                        message: Any = payload.decode("utf-8")
                     except UnicodeDecodeError:
                         raise ProtocolError(1007, "invalid UTF-8 in text message") from None
                 elif b0 == 0x82 and not self._frag_op:
-                    messages.append(payload)
+                    message = payload
                 else:
                     self._frame(b0, payload)
                     if self._input_closed:
                         break
+                    messages = self.messages  # (_frame may have queued the first message)
                     continue
+                if messages is None:
+                    messages = self.messages = deque()
+                messages.append(message)
                 w = self._waiter
                 if w is not None:
                     self._waiter = None
@@ -280,12 +291,14 @@ class WebSocketProtocol(asyncio.Protocol):
         else:
             message = parts[0] if len(parts) == 1 else b"".join(parts)
         self._frag_op = 0
-        self._frag_parts = []
+        self._frag_parts = None
         self._frag_decoder = None
         self._deliver(message)
 
     def _deliver(self, message: str | bytes) -> None:
         messages = self.messages
+        if messages is None:
+            messages = self.messages = deque()
         messages.append(message)
         w = self._waiter
         if w is not None:
@@ -453,8 +466,7 @@ class WebSocketProtocol(asyncio.Protocol):
 
     async def receive(self) -> str | bytes:
         """The next message: ``str`` for text, ``bytes`` for binary. Raises WebSocketDisconnect when closed."""
-        messages = self.messages
-        while not messages:
+        while not self.messages:
             await self.wait_message()
         return self.pop()
 
@@ -585,3 +597,18 @@ class WebSocketProtocol(asyncio.Protocol):
         self._cancel_timers()
         self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
 
+
+def _pack_headers(headers: list[tuple[bytes, bytes]]) -> Any:
+    """The handshake headers as one ``name: value\r\n...`` bytes object, kept for the connection's lifetime:
+    about a quarter of the memory of the list of tuples (two bytes objects and a tuple per header). The list
+    itself is kept in the unlikely case a value holds a line break (the parser does not let one through)."""
+    packed = b"\r\n".join([name + b": " + value for name, value in headers])
+    return packed if packed.count(b"\n") == len(headers) - 1 or not headers else headers
+
+
+def _unpack_headers(packed: Any) -> list[tuple[bytes, bytes]]:
+    if type(packed) is not bytes:
+        return list(packed)
+    if not packed:
+        return []
+    return [(line[: (i := line.find(b": "))], line[i + 2 :]) for line in packed.split(b"\r\n")]
