@@ -884,3 +884,34 @@ def test_app_broadcast_defaults(monkeypatch):
     assert FastrAPI().broadcast.url == "memory://"
     with pytest.raises(ValueError, match="unknown broadcast backend"):
         Broadcast("kafka://x")
+
+
+def test_queued_broadcast_frames_keep_their_order_with_direct_sends_and_close(serve):
+    """Broadcast frames are written at the end of the loop iteration; a direct send or a close in between
+    must not overtake them."""
+    import fastrapi
+
+    app = fastrapi.FastrAPI()
+
+    @app.websocket("/mix")
+    async def mix(ws: fastrapi.WebSocket):
+        await ws.accept()
+        await ws.join("mix")
+        await ws.receive_text()
+        for i in range(3):
+            await app.broadcast.publish("mix", f"b{i}")
+            await ws.send_text(f"d{i}")
+        await app.broadcast.publish("mix", "last")
+        await ws.close(4001)
+
+    srv = serve(app)
+    with connect(srv.ws_url + "/mix") as client:
+        client.send("go")
+        got = []
+        try:
+            while True:
+                got.append(client.recv(timeout=5))
+        except Exception:
+            pass
+        assert got == ["b0", "d0", "b1", "d1", "b2", "d2", "last"]
+        assert client.close_code == 4001

@@ -64,7 +64,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_read_paused", "_write_paused", "_drain_waiter", "_deflate", "_extension",
         "_frag_op", "_frag_parts", "_frag_size", "_frag_decoder", "_frag_compressed",
         "_input_closed", "_close_sent", "_close_waiter", "_timer", "_pong_timer", "_ping_payload",
-        "_lost", "task", "broadcast_membership", "_lost_callbacks",
+        "_lost", "task", "broadcast_membership", "_lost_callbacks", "_shared",
     )
 
     def __init__(self, server: "Server", transport: Any, key: bytes, request_headers: list[tuple[bytes, bytes]]) -> None:
@@ -110,6 +110,8 @@ class WebSocketProtocol(asyncio.Protocol):
         #: the channels joined through fastrapi.broadcast (None until the first join)
         self.broadcast_membership: Any = None
         self._lost_callbacks: list[Any] | None = None
+        #: broadcast frames waiting for this loop iteration's flush (None when there are none)
+        self._shared: list[bytes] | None = None
 
     @property
     def request_headers(self) -> list[tuple[bytes, bytes]]:
@@ -373,12 +375,31 @@ class WebSocketProtocol(asyncio.Protocol):
         return self._deflate
 
     def write_shared(self, frame: bytes, max_outgoing: int) -> bool:
-        """Write an already-encoded data frame (the same bytes for many connections); False if the connection
-        cannot take it. A connection with more than ``max_outgoing`` unsent bytes is dropped (close 1013)."""
+        """Queue an already-encoded data frame (the same bytes for many connections); False if the connection
+        cannot take it. The frames queued during one loop iteration go out in one write at its end (one
+        system call for many broadcast messages); a message the handler sends itself flushes them first."""
         if self.application_state != CONNECTED or self._lost:
             return False
+        shared = self._shared
+        if shared is None:
+            self._shared = [frame]
+            dirty = _DIRTY.get(self.loop)
+            if dirty is None:
+                dirty = _DIRTY[self.loop] = []
+                self.loop.call_soon(_flush_dirty, self.loop)
+            dirty.append((self, max_outgoing))
+        else:
+            shared.append(frame)
+        return True
+
+    def _flush_shared(self, max_outgoing: int = 1 << 62) -> None:
+        """Write the queued broadcast frames; drop the connection if it has too much unsent (close 1013)."""
+        shared = self._shared
+        self._shared = None
+        if not shared or self._lost:
+            return
         transport = self.transport
-        transport.write(frame)
+        transport.write(shared[0] if len(shared) == 1 else b"".join(shared))
         if transport.get_write_buffer_size() > max_outgoing:
             logger.warning("WebSocket subscriber dropped: %d bytes unsent (limit %d), it does not read fast enough",
                            transport.get_write_buffer_size(), max_outgoing)
@@ -497,6 +518,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _write_message(self, first: int, short_headers: list[bytes], payload: Any) -> bool:
         """One unfragmented data frame; compressed (RSV1) when deflate is on and it is worth it."""
+        if self._shared is not None:
+            self._flush_shared()  # broadcast frames queued earlier go first
         n = len(payload)
         if self._deflate is not None and n >= MIN_COMPRESS_SIZE:
             payload = self._deflate.compress(bytes(payload))
@@ -524,6 +547,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def _write_control(self, first: int, payload: bytes) -> None:
         if not self._lost:
+            if self._shared is not None and first != _PONG and first != _PING:
+                self._flush_shared()  # (a close frame comes after the data queued before it)
             self.transport.write(encode_frame(first, payload))
 
     async def drain(self) -> None:
@@ -612,3 +637,13 @@ def _unpack_headers(packed: Any) -> list[tuple[bytes, bytes]]:
     if not packed:
         return []
     return [(line[: (i := line.find(b": "))], line[i + 2 :]) for line in packed.split(b"\r\n")]
+
+
+#: per event loop: the connections with broadcast frames to flush at the end of this iteration
+_DIRTY: dict[Any, list[tuple[WebSocketProtocol, int]]] = {}
+
+
+def _flush_dirty(loop: Any) -> None:
+    """One write per connection for all the broadcast frames queued during this loop iteration."""
+    for conn, max_outgoing in _DIRTY.pop(loop, ()):
+        conn._flush_shared(max_outgoing)
