@@ -512,3 +512,18 @@ def test_asgi_middleware_refusing_websockets(serve):
     with ws_connect(srv, "/ws") as conn:
         conn.send("fine")
         assert conn.recv(timeout=3) == "FINE"
+
+
+def test_head_through_foreign_middleware_keeps_the_content_length(serve):
+    app = fastrapi.FastrAPI()
+    app.add_middleware(Instrumentation, log=Log())
+
+    @app.get("/text")
+    async def text():
+        return fastrapi.responses.PlainTextResponse("x" * 1234)
+
+    srv = serve(app)
+    get = httpx.get(srv.url + "/text")
+    head = httpx.head(srv.url + "/text")
+    assert (get.status_code, len(get.content), get.headers["content-length"]) == (200, 1234, "1234")
+    assert (head.status_code, head.content, head.headers["content-length"]) == (200, b"", "1234")

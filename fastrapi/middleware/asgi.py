@@ -234,9 +234,11 @@ class _HttpExchange:
             if self.status is not None:
                 raise RuntimeError("Unexpected ASGI message 'http.response.start' sent, after response already started.")
             self.status = int(message["status"])
+            head = self.request.method == "HEAD"
             self.headers = [
                 (bytes(name).lower(), bytes(value)) for name, value in message.get("headers", ())
-                if bytes(name).lower() != b"content-length"  # the server sets it (or chunks the stream)
+                # the server sets the length (or chunks the stream); a HEAD answer keeps the app's
+                if head or bytes(name).lower() != b"content-length"
             ]
             return
         if kind != "http.response.body":

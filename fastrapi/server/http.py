@@ -709,7 +709,9 @@ class HttpProtocol(asyncio.Protocol):
         for name, value in response.raw_headers:
             parts += [name, b": ", value, b"\r\n"]
         if status not in _NO_BODY_STATUS and status >= 200:
-            parts += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
+            # (a HEAD answer from an ASGI app carries the length of the body it would have sent)
+            if not (head and any(name == b"content-length" for name, _ in response.raw_headers)):
+                parts += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
         else:
             body = b""
         parts.append(self.server.date_server)
