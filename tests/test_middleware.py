@@ -397,3 +397,26 @@ def test_middleware_record():
     assert repr(record) == "Middleware(GZipMiddleware, minimum_size=10)"
     with pytest.raises(AssertionError):
         fastrapi.FastAPI().middleware("websocket")
+
+
+def test_published_fastrapi_middleware_example(serve):
+    """The published FastrAPI README's example: the built-in classes come from ``fastrapi.middleware``."""
+    from fastrapi.middleware import CORSMiddleware, GZipMiddleware, SessionMiddleware, TrustedHostMiddleware
+    from fastrapi.responses import JSONResponse
+
+    app = fastrapi.FastrAPI()
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"], www_redirect=True)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"],
+                       allow_credentials=False)
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=9)
+    app.add_middleware(SessionMiddleware, secret_key="k" * 40, session_cookie="fastrapi_session", max_age=3600)
+
+    @app.get("/heavy")
+    def heavy() -> JSONResponse:
+        return JSONResponse({"data": "x" * 1000})
+
+    srv = serve(app)
+    r = httpx.get(srv.url + "/heavy", headers={"Origin": "http://example.com", "Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.json() == {"data": "x" * 1000}
+    assert r.headers["content-encoding"] == "gzip" and r.headers["access-control-allow-origin"] == "*"
+    assert httpx.get(srv.url + "/heavy", headers={"Host": "evil.example"}).status_code == 400

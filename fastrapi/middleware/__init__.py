@@ -11,7 +11,27 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-__all__ = ["Middleware"]
+__all__ = [
+    "BaseHTTPMiddleware", "CORSMiddleware", "GZipMiddleware", "HTTPSRedirectMiddleware", "Middleware",
+    "SessionMiddleware", "TrustedHostMiddleware",
+]
+
+#: the built-in classes, importable from here as the published FastrAPI documents
+#: (``from fastrapi.middleware import CORSMiddleware``); loaded on first use
+_LAZY = {
+    "BaseHTTPMiddleware": "base", "CORSMiddleware": "cors", "GZipMiddleware": "gzip",
+    "HTTPSRedirectMiddleware": "httpsredirect", "SessionMiddleware": "sessions",
+    "TrustedHostMiddleware": "trustedhost",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastrapi.middleware' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
 
 
 class Middleware:
