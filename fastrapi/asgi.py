@@ -150,20 +150,45 @@ def build_request(app: Any, scope: Scope, body: bytes | None, peer: ScopePeer) -
     return request
 
 
-async def serve_http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
-    """One HTTP request: build the Request, ``app.dispatch`` it, send the response, run its background."""
-    if "root_path" in scope:
-        _apply_root_path(app, scope)
+async def receive_request(app: Any, scope: Scope, receive: Receive,
+                          make: Callable[[Any, Scope, bytes | None, ScopePeer], Request] | None = None,
+                          ) -> tuple[Request, ScopePeer] | None:
+    """The Request of an ``http`` scope (built by ``make``, default ``build_request``): a body that came in
+    one message is buffered, a longer one streamed from ``receive``. None when the client left first."""
+    _apply_root_path(app, scope)
     message = await receive()
     if message["type"] != "http.request":
-        return  # http.disconnect before the body: nobody to answer
+        return None  # http.disconnect before the body: nobody to answer
+    make = make or build_request
     peer = ScopePeer(scope)
     first = message.get("body", b"")
     if message.get("more_body", False):
-        request = build_request(app, scope, None, peer)
+        request = make(app, scope, None, peer)
         request._stream = ASGIBody(receive, bytes(first), peer)
     else:
-        request = build_request(app, scope, bytes(first), peer)
+        request = make(app, scope, bytes(first), peer)
+    return request, peer
+
+
+async def send_response(app: Any, request: Request, response: Any, scope: Scope, receive: Receive, send: Send,
+                        peer: ScopePeer) -> None:
+    """Send a Response as ASGI messages, then run its background work."""
+    if isinstance(response, FileResponse):
+        await send_file(app, request, response, scope, send)
+    elif isinstance(response, StreamingResponse):
+        await send_stream(request, response, receive, send, peer)
+    else:
+        await send_complete(request, response, send)
+    if response.background is not None and not peer.closed:
+        await response.background()
+
+
+async def serve_http(app: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    """One HTTP request: build the Request, ``app.dispatch`` it, send the response, run its background."""
+    received = await receive_request(app, scope, receive)
+    if received is None:
+        return
+    request, peer = received
     try:
         try:
             response = await app.dispatch(request)
@@ -176,14 +201,7 @@ async def serve_http(app: Any, scope: Scope, receive: Receive, send: Send) -> No
                         "headers": [_JSON_TYPE, (b"content-length", b"%d" % len(response))]})
             await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else response})
             return
-        if isinstance(response, FileResponse):
-            await send_file(app, request, response, scope, send)
-        elif isinstance(response, StreamingResponse):
-            await send_stream(request, response, receive, send, peer)
-        else:
-            await send_complete(request, response, send)
-        if response.background is not None and not peer.closed:
-            await response.background()
+        await send_response(app, request, response, scope, receive, send, peer)
     finally:
         await request.close()
 

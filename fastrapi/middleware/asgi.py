@@ -19,11 +19,11 @@ import logging
 from collections import deque
 from typing import Any, Awaitable, Callable
 
-from ..asgi import ScopePeer, ASGIBody, build_request, send_complete, send_file, send_stream
+from ..asgi import ScopePeer, build_request, receive_request, send_response
 from ..datastructures import State
 from ..exceptions import WebSocketDisconnect
 from ..requests import ClientDisconnect, Request
-from ..responses import FileResponse, Response, StreamingResponse
+from ..responses import Response, StreamingResponse
 from .base import server_error
 
 logger = logging.getLogger("fastrapi.error")
@@ -101,19 +101,6 @@ def scope_from_request(app: Any, request: Request) -> Scope:
     if session is not None:
         scope["session"] = session
     return scope
-
-
-async def send_response(app: Any, request: Request, response: Any, scope: Scope, receive: Receive, send: Send,
-                        peer: ScopePeer) -> None:
-    """Send a Response as ASGI messages (``fastrapi.asgi``'s senders), then run its background work."""
-    if isinstance(response, FileResponse):
-        await send_file(app, request, response, scope, send)
-    elif isinstance(response, StreamingResponse):
-        await send_stream(request, response, receive, send, peer)
-    else:
-        await send_complete(request, response, send)
-    if response.background is not None and not peer.closed:
-        await response.background()
 
 
 # ---------------------------------------------------------------------------------------------- native -> ASGI
@@ -366,19 +353,10 @@ class NativeSegment:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """As ``fastrapi.asgi.serve_http``, with the native chain in place of ``app.dispatch``."""
         app = self.app
-        root = scope.get("root_path")
-        if root and not app.root_path:
-            app.root_path = root.rstrip("/")
-        message = await receive()
-        if message["type"] != "http.request":
-            return  # http.disconnect before the body: nobody to answer
-        peer = ScopePeer(scope)
-        first = message.get("body", b"")
-        if message.get("more_body", False):
-            request = request_from_scope(app, scope, None, peer)
-            request._stream = ASGIBody(receive, bytes(first), peer)
-        else:
-            request = request_from_scope(app, scope, bytes(first), peer)
+        received = await receive_request(app, scope, receive, request_from_scope)
+        if received is None:
+            return
+        request, peer = received
         try:
             try:
                 response = await self.handle(request)
