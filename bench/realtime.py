@@ -22,7 +22,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -98,46 +97,7 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-class Proc:
-    """A process in its own session (the whole group is signalled), optionally pinned with taskset."""
-
-    def __init__(self, cmd: list[str], logpath: Path, cpu: str | None, env: dict[str, str] | None = None,
-                 cwd: Path = APPS) -> None:
-        self.logf = open(logpath, "wb")
-        full_env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", **(env or {}))
-        if cpu is not None:
-            cmd = ["taskset", "-c", str(cpu)] + cmd      # taskset execs: the pid is the program's
-        self.p = subprocess.Popen(cmd, cwd=cwd, stdout=self.logf, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, env=full_env, start_new_session=True)
-
-    @property
-    def pid(self) -> int:
-        return self.p.pid
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
-
-    def returncode(self) -> int | None:
-        return self.p.poll()
-
-    def stop(self, grace: float = 5.0) -> None:
-        if self.p.poll() is None:
-            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-                try:
-                    os.killpg(self.p.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    self.p.wait(timeout=wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        else:
-            try:
-                os.killpg(self.p.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.logf.close()
+Proc = bench.Proc
 
 
 def start_redis(args, tag: str) -> tuple[Proc | None, int, str | None]:

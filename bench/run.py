@@ -204,16 +204,16 @@ def tail(path, n=12):
 
 
 class Proc:
-    """A server process in its own session, so that the whole group can be signalled."""
+    """A process (a server, redis-server) in its own session, so that the whole group can be signalled;
+    pinned with taskset when ``cpu`` is given. Also used by bench/realtime.py."""
 
-    def __init__(self, server, port, logpath, cpu, extra_env=None):
+    def __init__(self, cmd, logpath, cpu, extra_env=None, cwd=APPS):
         self.logpath = logpath
         self.logf = open(logpath, "wb")
         env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
-        cmd = [str(server.python), str(APPS / server.script), str(port)]
         if cpu is not None:
-            cmd = ["taskset", "-c", str(cpu)] + cmd      # taskset execs: pid is the server's
-        self.p = subprocess.Popen(cmd, cwd=APPS, stdout=self.logf, stderr=subprocess.STDOUT,
+            cmd = ["taskset", "-c", str(cpu)] + cmd      # taskset execs: pid is the program's
+        self.p = subprocess.Popen(cmd, cwd=cwd, stdout=self.logf, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, env=env, start_new_session=True)
 
     @property
@@ -361,7 +361,7 @@ def measure(server, sc, args, tag):
     port = free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     logpath = LOGS / f"{server.name}-{sc.name}{tag}.log"
-    proc = Proc(server, port, logpath, args.server_cpu, sc.env)
+    proc = Proc([str(server.python), str(APPS / server.script), str(port)], logpath, args.server_cpu, sc.env)
     try:
         err = wait_listening(proc, port, args.start_timeout)
         if err:
