@@ -10,13 +10,12 @@ import asyncio
 import itertools
 import logging
 import os
-import zlib
 from collections import deque
 from typing import Any, AsyncIterator
 
 import orjson
 
-from ..ws.deflate import MIN_COMPRESS_SIZE
+from ..ws.deflate import MIN_COMPRESS_SIZE, compress_standalone
 from ..ws.frames import FIN, OP_BINARY, OP_TEXT, RSV1, encode_frame
 from .backends import BroadcastBackend, BroadcastError, MemoryBackend, backend_from_url
 
@@ -376,11 +375,7 @@ def fan_out(sockets: dict[Any, Membership], first: int, data: bytes, skip: int, 
 
 
 def _deflate_frame(first: int, data: bytes, bits: int) -> bytes:
-    comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -bits)
-    out = comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH)
-    if out.endswith(b"\x00\x00\xff\xff"):
-        out = out[:-4]
-    return encode_frame(first | RSV1, out or b"\x00")
+    return encode_frame(first | RSV1, compress_standalone(data, bits))
 
 
 def _connection(websocket: Any) -> Any:

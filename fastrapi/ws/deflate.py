@@ -112,13 +112,8 @@ class PerMessageDeflate:
         comp = self._compressor
         if comp is None:
             comp = self._compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -self.server_max_window_bits)
-        if self.server_no_context_takeover:
-            out = comp.compress(data) + comp.flush(zlib.Z_FULL_FLUSH)
-        else:
-            out = comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH)
-        if out.endswith(_TAIL):
-            out = out[:-4]
-        return out or b"\x00"
+        flush = zlib.Z_FULL_FLUSH if self.server_no_context_takeover else zlib.Z_SYNC_FLUSH
+        return _strip_tail(comp.compress(data) + comp.flush(flush))
 
     def reset_compressor(self) -> None:
         """Start the next message with an empty window: a message compressed elsewhere (a broadcast frame)
@@ -144,3 +139,17 @@ class PerMessageDeflate:
         if final and self.client_no_context_takeover:
             self._decompressor = None
         return out
+
+
+def compress_standalone(data: bytes, window_bits: int) -> bytes:
+    """Deflate one message with a fresh compressor: it refers to nothing sent before, so any peer that
+    negotiated ``window_bits`` can inflate it whatever its history (broadcast frames shared by many)."""
+    comp = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -window_bits)
+    return _strip_tail(comp.compress(data) + comp.flush(zlib.Z_SYNC_FLUSH))
+
+
+def _strip_tail(out: bytes) -> bytes:
+    """RFC 7692 7.2.1: the 00 00 ff ff of the final flush is not sent (an empty block stands for nothing)."""
+    if out.endswith(_TAIL):
+        out = out[:-4]
+    return out or b"\x00"
