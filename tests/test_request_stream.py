@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from fastrapi import FastAPI, Form, Request, UploadFile
 from fastrapi.requests import ClientDisconnect
+from rawhttp import RawConn
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -33,61 +34,15 @@ def _md5(data: bytes) -> str:
 # ----------------------------------------------------------------------------------------- raw socket client
 
 
-class Raw:
-    """A blocking TCP connection that reads HTTP/1.1 responses (Content-Length or chunked)."""
+class Raw(RawConn):
+    """``rawhttp.RawConn`` with responses as (status, headers dict, body) tuples."""
 
     def __init__(self, port: int, timeout: float = 10.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def __enter__(self) -> "Raw":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise EOFError("connection closed by server")
-        self.buf += chunk
-
-    def _until(self, sep: bytes) -> bytes:
-        while sep not in self.buf:
-            self._fill()
-        head, _, self.buf = self.buf.partition(sep)
-        return head
-
-    def _exact(self, n: int) -> bytes:
-        while len(self.buf) < n:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
+        super().__init__(port, timeout)
 
     def response(self) -> tuple[int, dict[str, str], bytes]:
-        lines = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        if 100 <= status < 200:
-            return status, headers, b""
-        if "chunked" in headers.get("transfer-encoding", ""):
-            body = b""
-            while True:
-                size = int(self._until(b"\r\n").split(b";")[0], 16)
-                if size == 0:
-                    self._until(b"\r\n")
-                    break
-                body += self._exact(size)
-                self._exact(2)
-            return status, headers, body
-        return status, headers, self._exact(int(headers.get("content-length", "0")))
+        r = self.read_response()
+        return r.status, dict(r.headers), r.body
 
     def json(self) -> tuple[int, dict[str, str], object]:
         status, headers, body = self.response()
@@ -95,19 +50,7 @@ class Raw:
 
     def eof(self, timeout: float = 5.0) -> bool:
         """True if the server closes the connection (EOF or reset) within ``timeout``, sending nothing more."""
-        self.sock.settimeout(timeout)
-        try:
-            while True:
-                data = self.sock.recv(65536)
-                if not data:
-                    return True
-                if data:
-                    self.buf += data
-                    return False
-        except socket.timeout:
-            return False
-        except ConnectionResetError:
-            return True
+        return self.closed_by_server(timeout)
 
 
 def head(path: str, length: int | None = None, extra: str = "", method: str = "POST") -> bytes:
