@@ -441,22 +441,9 @@ def _websocket_request(app: Any, conn: Any, path: str, query: bytes) -> Request:
 
 def _refuse_connection(conn: Any, response: Response) -> None:
     """Answer the handshake of a server connection with ``response`` and close it."""
-    from ..server.http import status_line
-    from ..server.websocket import DISCONNECTED
-
-    conn.application_state = DISCONNECTED
-    conn.client_state = DISCONNECTED
-    transport = conn.transport
-    if transport.is_closing():
-        return
-    body = response.body
-    parts = [status_line(response.status_code)]
-    for name, value in response.raw_headers:
-        parts += [name, b": ", value, b"\r\n"]
-    parts += [b"content-length: ", str(len(body)).encode(), b"\r\n", conn.server.date_server,
-              b"connection: close\r\n\r\n", body]
-    transport.write(b"".join(parts))
-    transport.close()
+    headers = [(n, v) for n, v in response.raw_headers if n != b"content-type" and n != b"content-length"]
+    content_type = next((v for n, v in response.raw_headers if n == b"content-type"), b"text/plain; charset=utf-8")
+    conn.reject(response.status_code, response.body, headers, content_type)
 
 
 class WebSocketChecks:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ..responses import FilePlan
 from .http import HttpProtocol
 
 if TYPE_CHECKING:
@@ -52,30 +51,12 @@ class LoggingHttpProtocol(HttpProtocol):
         access_logger.info('%s - "%s %s HTTP/%s" %d', self.client_addr, request.method, path,
                            request.http_version, status)
 
+    def _head(self, request: "Request", status: int, raw_headers: list[tuple[bytes, bytes]], framing: bytes = b"") -> bytes:
+        head = super()._head(request, status, raw_headers, framing)  # (a refused head is logged as its 500)
+        self._log(request, status)
+        return head
+
     def _write_response(self, request: "Request", response: Any) -> None:
         super()._write_response(request, response)
-        self._log(request, 200 if type(response) is bytes else response.status_code)
-
-    async def _stream(self, request: "Request", response: Any) -> None:
-        self._log(request, response.status_code)  # the head goes out first; the pieces may take a long time
-        await super()._stream(request, response)
-
-    async def _send_file(self, request: "Request", response: Any) -> None:
-        # The status (200/206/304/416...) is decided by the response's plan inside the send: record it there.
-        # A 304/400/416 plan or an open failure goes through _write_response, which logs it.
-        plan_of = response.plan
-        planned: list[int] = []
-
-        def plan(*args: Any) -> Any:
-            result = plan_of(*args)
-            if isinstance(result, FilePlan):
-                planned.append(result.status)
-            return result
-
-        response.plan = plan
-        try:
-            await super()._send_file(request, response)
-        finally:
-            del response.plan
-            if planned:
-                self._log(request, planned[0])
+        if type(response) is bytes:  # handler JSON: the pre-joined head, not made by _head
+            self._log(request, 200)

@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+#: a writer whose peer reads as fast as it writes (its buffer never fills, so it never waits) yields to the
+#: event loop after this many bytes: one fast reader cannot keep the loop from every other connection
+YIELD_EVERY = 1 << 20
+
 
 @dataclass
 class ServerConfig:

@@ -14,7 +14,6 @@ import os
 import sys
 from collections import deque
 from contextvars import copy_context
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -32,6 +31,8 @@ from ..responses import (
 )
 from ..ws.handshake import HandshakeError, validate_upgrade
 from .body import BodyStream
+from .config import YIELD_EVERY
+from .head import CLOSE as _CLOSE, KEEP_ALIVE as _KEEP_ALIVE, InvalidHeader, encode_headers, simple_response
 from .websocket import WebSocketProtocol
 
 if TYPE_CHECKING:
@@ -39,14 +40,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("fastrapi.error")
 
-_STATUS_LINES: dict[int, bytes] = {
-    s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("latin-1") for s in HTTPStatus
-}
 _JSON_200 = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
 _METHODS = {m: m.decode() for m in (b"GET", b"POST", b"PUT", b"PATCH", b"DELETE", b"HEAD", b"OPTIONS")}
-_CLOSE = b"connection: close\r\n"
 _CLOSE_END = b"connection: close\r\n\r\n"
-_KEEP_ALIVE = b"connection: keep-alive\r\n"
 _NO_BODY_STATUS = frozenset((204, 304))
 #: responses whose body is written by a task after the head (a StreamingResponse's chunks, a file's bytes)
 _DEFERRED_BODY = (StreamingResponse, FileResponse)
@@ -65,37 +61,6 @@ else:
         return loop.create_task(coro)
 
 
-def status_line(status: int) -> bytes:
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        line = f"HTTP/1.1 {status} \r\n".encode("latin-1")
-    return line
-
-
-def simple_response(
-    status: int,
-    body: bytes | str = b"",
-    date_server: bytes = b"",
-    *,
-    close: bool = False,
-    headers: list[tuple[bytes, bytes]] | None = None,
-    content_type: bytes = b"text/plain; charset=utf-8",
-) -> bytes:
-    """A complete small response (errors, 403 for a refused WebSocket...) as bytes."""
-    if isinstance(body, str):
-        body = body.encode("utf-8")
-    parts = [status_line(status)]
-    if body:
-        parts += [b"content-type: ", content_type, b"\r\n"]
-    for name, value in headers or ():
-        parts += [name, b": ", value, b"\r\n"]
-    parts += [b"content-length: ", str(len(body)).encode(), b"\r\n", date_server]
-    if close:
-        parts.append(_CLOSE)
-    parts += [b"\r\n", body]
-    return b"".join(parts)
-
-
 class _Reject(Exception):
     """Raised from a parser callback to answer an error status and close the connection."""
 
@@ -112,7 +77,7 @@ class HttpProtocol(asyncio.Protocol):
         "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_active", "_idle_ticks", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
         "_task", "_streaming", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error", "_continue_owed",
-        "_middleware",
+        "_middleware", "_hosts",
     )
 
     def __init__(self, server: "Server") -> None:
@@ -157,6 +122,8 @@ class HttpProtocol(asyncio.Protocol):
         self._deferred_error: bytes | None = None
         #: a pipelined request's "100 Continue", held back until the responses before it are out
         self._continue_owed = False
+        #: Host header lines of the request being parsed (RFC 9112 3.2: exactly one in HTTP/1.1, never two)
+        self._hosts = 0
 
     # ------------------------------------------------------------------ connection
     def connection_made(self, transport: Any) -> None:
@@ -284,6 +251,8 @@ class HttpProtocol(asyncio.Protocol):
                 raise _Reject(400, "Invalid Content-Length header") from None
             if size > self._max_body:
                 raise _Reject(413, "Request Entity Too Large")
+        elif name == b"host":
+            self._hosts += 1
         elif name == b"expect" and value.lower() == b"100-continue":
             # Sent as soon as the header is seen: the client waits for it before sending the body.
             # (No on_headers_complete callback: httptools skips callbacks a protocol does not define.)
@@ -305,10 +274,13 @@ class HttpProtocol(asyncio.Protocol):
         url = self._url
         headers = self._headers
         body = self._body
+        if self._hosts != 1:
+            self._check_host()
         # Reset for the next request here rather than in an on_message_begin callback (one call less).
         self._url = b""
         self._headers = []
         self._hsize = 0
+        self._hosts = 0
         self._in_headers = True
         self._pending_head = -1
         if body:
@@ -362,12 +334,21 @@ class HttpProtocol(asyncio.Protocol):
             return
         self._dispatch(request)
 
+    def _check_host(self) -> None:
+        """RFC 9112 3.2: 400 for an HTTP/1.1 request without a Host header, and for any with two or more."""
+        if self._hosts > 1:
+            raise _Reject(400, "Bad Request: more than one Host header")
+        if self.parser.get_http_version() != "1.0":
+            raise _Reject(400, "Bad Request: missing Host header (required in HTTP/1.1)")
+
     # ------------------------------------------------------------------ streamed request bodies
     def _stream_body(self) -> None:
         """A large body is still arriving: start its handler now and hand it the body as a stream."""
         parser = self.parser
         if self._busy or self._closing or self._no_more or parser.should_upgrade():
             return  # behind another request: it stays buffered (up to max_body_size)
+        if self._hosts != 1:
+            self._check_host()
         stream = BodyStream(self, self.loop)
         for chunk in self._body:
             stream.feed(chunk)
@@ -495,26 +476,24 @@ class HttpProtocol(asyncio.Protocol):
         chunked = request.http_version != "1.0"
         if not chunked:
             request.keep_alive = False
-        parts = [status_line(response.status_code)]
-        for name, value in response.raw_headers:
-            parts += [name, b": ", value, b"\r\n"]
-        if chunked:
-            parts.append(b"transfer-encoding: chunked\r\n")
-        parts.append(self.server.date_server)
-        if not request.keep_alive or self._closing:
-            parts.append(_CLOSE)
-        parts.append(b"\r\n")
-        transport = self.transport
-        transport.write(b"".join(parts))
-        if request.method == "HEAD":
-            return
         iterator = response.body_iterator
-        charset = response.charset
-        self._streaming = True
         try:
+            try:
+                head = self._head(request, response.status_code, response.raw_headers,
+                                  b"transfer-encoding: chunked\r\n" if chunked else b"")
+            except InvalidHeader as exc:
+                self._refuse_response(request, exc)
+                return
+            transport = self.transport
+            transport.write(head)
+            if request.method == "HEAD":
+                return
+            charset = response.charset
+            self._streaming = True
+            unyielded = 0
             async for piece in iterator:
                 if transport.is_closing():
-                    break  # the client went away: stop producing
+                    break  # the client went away (or reset): stop producing
                 if isinstance(piece, str):
                     piece = piece.encode(charset)
                 if not piece:
@@ -522,6 +501,12 @@ class HttpProtocol(asyncio.Protocol):
                 transport.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
                 if self._write_paused:
                     await self._drain()
+                    unyielded = 0
+                else:
+                    unyielded += len(piece)
+                    if unyielded > YIELD_EVERY:  # a fast reader: let the other connections run
+                        unyielded = 0
+                        await asyncio.sleep(0)
             else:
                 if chunked and not transport.is_closing():
                     transport.write(b"0\r\n\r\n")
@@ -556,19 +541,12 @@ class HttpProtocol(asyncio.Protocol):
             if not isinstance(plan, FilePlan):
                 self._write_response(request, plan)  # 304, or 400/416 for a bad Range
                 return
-            keep_alive = request.keep_alive and not (
-                (self._closing or self._deferred_error is not None) and not self._pipeline
-            )
-            parts = [status_line(plan.status)]
-            for name, value in plan.raw_headers:
-                parts += [name, b": ", value, b"\r\n"]
-            parts.append(self.server.date_server)
-            if not keep_alive:
-                parts.append(_CLOSE)
-            elif request.http_version == "1.0":
-                parts.append(_KEEP_ALIVE)
-            parts.append(b"\r\n")
-            self.transport.write(b"".join(parts))
+            try:
+                head = self._head(request, plan.status, plan.raw_headers)
+            except InvalidHeader as exc:
+                self._refuse_response(request, exc)
+                return
+            self.transport.write(head)
             if plan.segments and fd >= 0:
                 await self._write_file(fd, plan.segments, plan.trailer, response.path)
         finally:
@@ -623,6 +601,8 @@ class HttpProtocol(asyncio.Protocol):
                     offset += len(chunk)
                     if self._write_paused:
                         await self._drain()
+                    else:
+                        await asyncio.sleep(0)  # (a 256 KiB chunk each time: a fast reader must not keep the loop)
             if trailer and not transport.is_closing():
                 transport.write(trailer)
         except EOFError:
@@ -687,14 +667,34 @@ class HttpProtocol(asyncio.Protocol):
         elif self._upgrade is not None:
             self._on_upgrade(b"")
 
+    def _keep_alive(self, request: Request) -> bool:
+        """Whether this response leaves the connection open: the client asked for it, and the server is not
+        closing (shutdown, or an error owed) after it."""
+        return request.keep_alive and not ((self._closing or self._deferred_error is not None) and not self._pipeline)
+
+    def _head(self, request: Request, status: int, raw_headers: list[tuple[bytes, bytes]], framing: bytes = b"") -> bytes:
+        """The one place a response head is made: status line and headers (checked by ``encode_headers``:
+        ``InvalidHeader`` for one that would split the response), the framing header, date/server and the
+        Connection rule. (The JSON fast paths write a pre-joined head of constant headers instead.)"""
+        if not self._keep_alive(request):
+            end = _CLOSE_END
+        elif request.http_version == "1.0":
+            end = _KEEP_ALIVE + b"\r\n"
+        else:
+            end = b"\r\n"
+        return b"".join((encode_headers(status, raw_headers), framing, self.server.date_server, end))
+
+    def _refuse_response(self, request: Request, exc: InvalidHeader) -> None:
+        """A response whose head is invalid is never written: log why, and answer 500 instead."""
+        logger.error("Invalid response to %s %s: %s", request.method, request.path, exc)
+        self._write_response(request, PlainTextResponse("Internal Server Error", status_code=500))
+
     def _write_response(self, request: Request, response: Any) -> None:
-        keep_alive = request.keep_alive and not (
-            (self._closing or self._deferred_error is not None) and not self._pipeline
-        )
         head = request.method == "HEAD"
         if type(response) is bytes:
+            # JSON from a handler: constant headers, so a pre-joined head (no header to check)
             parts = [_JSON_200, str(len(response)).encode(), b"\r\n", self.server.date_server]
-            if not keep_alive:
+            if not self._keep_alive(request):
                 parts.append(_CLOSE)
             elif request.http_version == "1.0":
                 parts.append(_KEEP_ALIVE)
@@ -705,28 +705,25 @@ class HttpProtocol(asyncio.Protocol):
             return
         status = response.status_code
         body = response.body
-        parts = [status_line(status)]
-        for name, value in response.raw_headers:
-            parts += [name, b": ", value, b"\r\n"]
+        framing = b""
         if status not in _NO_BODY_STATUS and status >= 200:
             # (a HEAD answer from an ASGI app carries the length of the body it would have sent)
             if not (head and any(name == b"content-length" for name, _ in response.raw_headers)):
-                parts += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
+                framing = b"content-length: %d\r\n" % len(body)
         else:
             body = b""
-        parts.append(self.server.date_server)
-        if not keep_alive:
-            parts.append(_CLOSE)
-        elif request.http_version == "1.0":
-            parts.append(_KEEP_ALIVE)
-        parts.append(b"\r\n")
+        try:
+            data = self._head(request, status, response.raw_headers, framing)
+        except InvalidHeader as exc:
+            self._refuse_response(request, exc)
+            return
         if not head and body:
             if len(body) > 65536:
-                self.transport.write(b"".join(parts))
+                self.transport.write(data)
                 self.transport.write(body)
                 return
-            parts.append(body)
-        self.transport.write(b"".join(parts))
+            data += body
+        self.transport.write(data)
 
     # ------------------------------------------------------------------ WebSocket upgrade
     def _bad_handshake(self, request: Request) -> None:

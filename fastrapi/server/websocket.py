@@ -38,6 +38,8 @@ from ..ws.frames import (
     unpack_len64,
 )
 from ..ws.handshake import response_101
+from .config import YIELD_EVERY as _YIELD_EVERY
+from .head import InvalidHeader, check_headers, simple_response
 
 if TYPE_CHECKING:
     from .server import Server
@@ -64,7 +66,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_read_paused", "_write_paused", "_drain_waiter", "_deflate", "_extension",
         "_frag_op", "_frag_parts", "_frag_size", "_frag_decoder", "_frag_compressed",
         "_input_closed", "_close_sent", "_close_waiter", "_timer", "_pong_timer", "_ping_payload",
-        "_lost", "task", "broadcast_membership", "_lost_callbacks", "_shared",
+        "_lost", "task", "broadcast_membership", "_lost_callbacks", "_shared", "_unyielded",
     )
 
     def __init__(self, server: "Server", transport: Any, key: bytes, request_headers: list[tuple[bytes, bytes]]) -> None:
@@ -112,6 +114,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self._lost_callbacks: list[Any] | None = None
         #: broadcast frames waiting for this loop iteration's flush (None when there are none)
         self._shared: list[bytes] | None = None
+        #: bytes sent by the handler since its sends last yielded to the loop (see ``drain``)
+        self._unyielded = 0
 
     @property
     def request_headers(self) -> list[tuple[bytes, bytes]]:
@@ -126,6 +130,10 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._lost:
             self.application_state = DISCONNECTED
             raise WebSocketDisconnect(1006, "client disconnected before the handshake completed")
+        if headers or subprotocol is not None:
+            # the app's headers and subprotocol go into the 101 head: refused (InvalidHeader) if they would split it
+            check_headers(headers if subprotocol is None else
+                          [*headers, (b"sec-websocket-protocol", subprotocol.encode("latin-1"))])
         self.transport.write(response_101(self.key, subprotocol, self._extension, headers, self.server.date_server))
         self.key = b""  # not needed any more
         self.client_state = CONNECTED
@@ -137,15 +145,22 @@ class WebSocketProtocol(asyncio.Protocol):
             self._buf.clear()
             self.data_received(data)
 
-    def reject(self, status: int, body: bytes = b"") -> None:
-        """Refuse the handshake with an HTTP response (403 when the handler did not accept)."""
-        from .http import simple_response
-
+    def reject(self, status: int, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None,
+               content_type: bytes = b"text/plain; charset=utf-8") -> None:
+        """Refuse the handshake with an HTTP response (403 when the handler did not accept); an invalid header
+        among ``headers`` is logged and a plain 500 sent instead."""
         self.application_state = DISCONNECTED
         self.client_state = DISCONNECTED
-        if not self._lost:
-            self.transport.write(simple_response(status, body, self.server.date_server, close=True))
-            self.transport.close()
+        if self._lost or self.transport.is_closing():
+            return
+        try:
+            response = simple_response(status, body, self.server.date_server, close=True, headers=headers,
+                                       content_type=content_type)
+        except InvalidHeader as exc:
+            logger.error("Invalid response refusing a WebSocket handshake: %s", exc)
+            response = simple_response(500, b"Internal Server Error", self.server.date_server, close=True)
+        self.transport.write(response)
+        self.transport.close()
 
     # ------------------------------------------------------------------ asyncio callbacks
     def data_received(self, data: bytes) -> None:
@@ -491,29 +506,29 @@ class WebSocketProtocol(asyncio.Protocol):
             await self.wait_message()
         return self.pop()
 
-    def _check_send(self) -> None:
-        if self.application_state == CONNECTED and not self._lost:
-            return
+    def _check_send(self) -> bool:
+        """A send on a connection that is not open: RuntimeError before accept; once closed or lost, True, so
+        that the caller's ``drain()`` yields to the loop and raises WebSocketDisconnect."""
         if self.application_state == CONNECTING:
             raise RuntimeError('WebSocket is not connected: call "await ws.accept()" before sending')
-        raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
+        return True
 
     def write_text(self, data: str) -> bool:
         """Frame and write one text message; True when the caller must ``await drain()``."""
         if self.application_state != CONNECTED or self._lost:
-            self._check_send()
+            return self._check_send()
         return self._write_message(0x81, TEXT_HEADERS, data.encode("utf-8"))
 
     def write_utf8(self, payload: bytes) -> bool:
         """Like ``write_text`` for text that is already UTF-8 bytes (orjson's output)."""
         if self.application_state != CONNECTED or self._lost:
-            self._check_send()
+            return self._check_send()
         return self._write_message(0x81, TEXT_HEADERS, payload)
 
     def write_bytes(self, data: bytes | bytearray | memoryview) -> bool:
         """Frame and write one binary message; True when the caller must ``await drain()``."""
         if self.application_state != CONNECTED or self._lost:
-            self._check_send()
+            return self._check_send()
         return self._write_message(0x82, BINARY_HEADERS, data)
 
     def _write_message(self, first: int, short_headers: list[bytes], payload: Any) -> bool:
@@ -528,7 +543,10 @@ class WebSocketProtocol(asyncio.Protocol):
             self.transport.write(short_headers[n] + payload)
         else:
             self._write_data(first, payload)
-        return self._write_paused
+        self._unyielded += n
+        # drain() when: the buffer is full; the transport is closing (a failed write only schedules
+        # connection_lost, and later writes are dropped); or a fast reader has taken 1 MiB without a pause
+        return self._write_paused or self._unyielded > _YIELD_EVERY or self.transport.is_closing()
 
     async def send_text(self, data: str) -> None:
         if self.write_text(data):
@@ -552,13 +570,19 @@ class WebSocketProtocol(asyncio.Protocol):
             self.transport.write(encode_frame(first, payload))
 
     async def drain(self) -> None:
-        """Wait while the transport's write buffer is above its high-water mark."""
-        while self._write_paused and not self._lost:
+        """After a write that asked for it: wait while the write buffer is above its high-water mark, and let
+        the loop run. Raises WebSocketDisconnect once the connection is closed, lost or its transport is closing:
+        always after one trip through the loop, so that a handler sending in a loop lets ``connection_lost``
+        and every other connection run (a reset peer can never leave it spinning)."""
+        self._unyielded = 0
+        if not self._write_paused or self._lost or self.transport.is_closing():
+            await asyncio.sleep(0)
+        while self._write_paused and not self._lost and not self.transport.is_closing():
             w = self._drain_waiter
             if w is None or w.done():
                 w = self._drain_waiter = self.loop.create_future()
             await w
-        if self._lost:
+        if self._lost or self.application_state != CONNECTED or self.transport.is_closing():
             raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
