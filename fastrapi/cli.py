@@ -166,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
                          help="seconds in-flight requests get on shutdown (default: 10)")
         cmd.add_argument("--keep-alive-timeout", type=float, default=None,
                          help="seconds an idle keep-alive connection stays open (default: 5)")
+        cmd.add_argument("--header-timeout", type=float, default=None,
+                         help="seconds to receive a whole request head (default: 30)")
+        cmd.add_argument("--body-timeout", type=float, default=None,
+                         help="seconds a request body may receive nothing (default: 30)")
+        cmd.add_argument("--limit-concurrency", type=int, default=None,
+                         help="open connections above which requests get 503 (default: no limit)")
+        cmd.add_argument("--limit-max-requests", type=int, default=None,
+                         help="requests after which a process restarts (default: no limit)")
     return parser
 
 
@@ -187,8 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     options: dict[str, Any] = {"log_level": args.log_level, "access_log": args.access_log}
     if args.graceful_timeout is not None:
         options["graceful_timeout"] = args.graceful_timeout
-    if args.keep_alive_timeout is not None:
-        options["keep_alive_timeout"] = args.keep_alive_timeout
+    for name in ("keep_alive_timeout", "header_timeout", "body_timeout", "limit_concurrency", "limit_max_requests"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
 
     if args.reload and not is_reload_child():
         # The reloader does not import the app: its child (this same command) does, each time it starts.

@@ -19,6 +19,18 @@ class ServerConfig:
     max_body_size: int = 64 * 1024 * 1024
     #: seconds an idle keep-alive connection is kept open
     keep_alive_timeout: float = 5.0
+    #: seconds a client has to send a whole request head once it started one (slowloris): 408, then close.
+    #: None: no deadline
+    header_timeout: float | None = 30.0
+    #: seconds a request body may go without receiving a byte before 408 (or a close once the answer started).
+    #: None: no deadline
+    body_timeout: float | None = 30.0
+    #: connections (HTTP and WebSocket) above which requests and handshakes get 503 and the connection closes
+    #: (None: no limit)
+    limit_concurrency: int | None = None
+    #: requests after which the process stops gracefully (a worker of ``workers=N`` is then restarted: for
+    #: apps that leak). None: no limit
+    limit_max_requests: int | None = None
     #: seconds in-flight requests get to finish on shutdown before connections are dropped
     graceful_timeout: float = 10.0
     #: listen backlog
@@ -37,6 +49,9 @@ class ServerConfig:
     ws_per_message_deflate: bool = True
     #: write buffer high-water mark (bytes) above which sends wait
     write_buffer_high: int = 256 * 1024
+    #: the same for WebSocket connections, lower: what a client that stops reading makes the server hold
+    #: (one message more at most) while its handler's sends wait
+    ws_write_buffer_high: int = 16 * 1024
     #: log level of the startup/shutdown lines when serve() configures logging
     log_level: str = "info"
     #: one ``fastrapi.access`` log line per response. Off for ``app.serve()`` (the default protocol then has no
@@ -44,6 +59,11 @@ class ServerConfig:
     access_log: bool = False
     #: bind with SO_REUSEPORT (several processes on one port: what ``workers=N`` does on Linux)
     reuse_port: bool = False
+
+    @property
+    def tick(self) -> float:
+        """Seconds between a connection's deadline checks: half the shortest of its timeouts."""
+        return min(t for t in (self.keep_alive_timeout, self.header_timeout, self.body_timeout) if t) / 2
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "ServerConfig":

@@ -77,7 +77,7 @@ class HttpProtocol(asyncio.Protocol):
         "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_active", "_idle_ticks", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
         "_task", "_streaming", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error", "_continue_owed",
-        "_middleware", "_hosts",
+        "_middleware", "_hosts", "_head_ticks", "_body_ticks", "_admit",
     )
 
     def __init__(self, server: "Server") -> None:
@@ -124,13 +124,18 @@ class HttpProtocol(asyncio.Protocol):
         self._continue_owed = False
         #: Host header lines of the request being parsed (RFC 9112 3.2: exactly one in HTTP/1.1, never two)
         self._hosts = 0
+        #: deadline checks (``_tick``) an unfinished head, or a body receiving nothing, has lasted
+        self._head_ticks = 0
+        self._body_ticks = 0
+        #: limit_concurrency / limit_max_requests: the server's admission check, None when neither is set
+        self._admit: Any = server.admit
 
     # ------------------------------------------------------------------ connection
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         transport.set_write_buffer_limits(high=self.server.config.write_buffer_high)
         self.server.connections.add(self)
-        self._idle_handle = self.loop.call_later(self.server.config.keep_alive_timeout / 2, self._idle_check)
+        self._idle_handle = self.loop.call_later(self.server.config.tick, self._tick)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
@@ -158,24 +163,42 @@ class HttpProtocol(asyncio.Protocol):
             if not w.done():
                 w.set_result(None)
 
-    def _idle_check(self) -> None:
-        """Every keep_alive_timeout/2: close the connection after two checks in a row with no activity.
-
-        ``data_received`` only sets a flag (no clock read per read), so an idle connection is closed between
-        keep_alive_timeout and 1.5 x keep_alive_timeout after its last byte or response.
-        """
+    def _tick(self) -> None:
+        """The connection's deadlines, checked every ``config.tick`` seconds (one timer per connection, no clock
+        read per request): an idle keep-alive connection is closed after ``keep_alive_timeout``; a request head
+        still unfinished after ``header_timeout`` (slowloris), or a body that received nothing for
+        ``body_timeout``, gets 408 and the connection closes. ``data_received`` only sets a flag."""
         self._idle_handle = None
         if self.transport.is_closing():
             return
-        if self._active or self._busy or self._upgrade is not None:
-            self._active = False
+        cfg = self.server.config
+        tick = cfg.tick
+        if not self._in_headers:  # a body is arriving (its handler may be running already, reading a stream)
+            if self._active:
+                self._body_ticks = 0
+            else:
+                self._body_ticks += 1
+                if cfg.body_timeout and self._body_ticks * tick >= cfg.body_timeout:
+                    self._error(408, "Request Timeout: the request body stopped arriving")
+                    return
+            self._idle_ticks = 0
+        elif self._busy or self._upgrade is not None:
+            self._idle_ticks = 0
+        elif self._pending_head > 0 or self._url or self._headers:  # a head is being received
+            self._head_ticks += 1
+            self._idle_ticks = 0
+            if cfg.header_timeout and self._head_ticks * tick >= cfg.header_timeout:
+                self._error(408, "Request Timeout: the request head was not received in time")
+                return
+        elif self._active:
             self._idle_ticks = 0
         else:
             self._idle_ticks += 1
-            if self._idle_ticks >= 2:
+            if self._idle_ticks * tick >= cfg.keep_alive_timeout:
                 self.transport.close()
                 return
-        self._idle_handle = self.loop.call_later(self.server.config.keep_alive_timeout / 2, self._idle_check)
+        self._active = False
+        self._idle_handle = self.loop.call_later(tick, self._tick)
 
     def shutdown(self) -> None:
         """Graceful shutdown: close now if idle, else after the in-flight (and queued) responses."""
@@ -281,16 +304,21 @@ class HttpProtocol(asyncio.Protocol):
         self._headers = []
         self._hsize = 0
         self._hosts = 0
+        self._head_ticks = 0
         self._in_headers = True
         self._pending_head = -1
         if body:
             self._body = []
             self._body_size = 0
+            self._body_ticks = 0
             if type(body) is BodyStream:  # its handler is running already: the body is complete now
                 body.end()
                 if not parser.should_keep_alive():
                     self._no_more = True
                 return
+        if self._admit is not None and not self._admit():
+            self._error(503, "Service Unavailable")  # over limit_concurrency
+            return
         if not self._busy and not self._closing:
             # Fast path: the raw target is a static route whose handler takes no parameters and never
             # awaits. One dict lookup on the bytes; no URL decoding and no Request object.
@@ -349,6 +377,8 @@ class HttpProtocol(asyncio.Protocol):
             return  # behind another request: it stays buffered (up to max_body_size)
         if self._hosts != 1:
             self._check_host()
+        if self._admit is not None and not self._admit():
+            raise _Reject(503, "Service Unavailable")
         stream = BodyStream(self, self.loop)
         for chunk in self._body:
             stream.feed(chunk)

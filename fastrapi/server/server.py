@@ -53,6 +53,11 @@ class Server:
         self._thread: threading.Thread | None = None
         self._date_handle: asyncio.TimerHandle | None = None
         self._force = False
+        #: requests admitted so far (counted only under limit_max_requests)
+        self.requests = 0
+        #: the per-request admission check of limit_concurrency / limit_max_requests; None (no cost) without them
+        cfg = self.config
+        self.admit: Any = self._admit if (cfg.limit_concurrency or cfg.limit_max_requests) else None
 
     @property
     def url(self) -> str:
@@ -192,6 +197,19 @@ class Server:
                         pass
             if self._date_handle is not None:
                 self._date_handle.cancel()
+
+    def _admit(self) -> bool:
+        """Whether to serve a request: False (503) while more than limit_concurrency connections are open;
+        the limit_max_requests-th request starts a graceful shutdown (it and those in flight are answered)."""
+        cfg = self.config
+        if cfg.limit_concurrency is not None and len(self.connections) > cfg.limit_concurrency:
+            return False
+        if cfg.limit_max_requests is not None:
+            self.requests += 1
+            if self.requests == cfg.limit_max_requests:
+                logger.info("Maximum request limit of %d exceeded. Terminating process.", cfg.limit_max_requests)
+                self._request_shutdown()
+        return True
 
     def _tick_date(self) -> None:
         """Refresh the cached ``date``/``server`` header lines once a second."""

@@ -74,6 +74,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.server = server
         self.loop = server.loop
         self.transport = transport
+        transport.set_write_buffer_limits(high=cfg.ws_write_buffer_high)
         self.key = key
         self._request_headers = _pack_headers(request_headers)
         self.client_state = CONNECTING

@@ -239,7 +239,10 @@ class Supervisor:
                                  w.process.pid, code, what)
                     self.exit_code = code
                     return
-                logger.error("Worker process [%d] died (%s): starting a new one", w.process.pid, _describe(code))
+                if code == 0:  # it stopped by itself: limit_max_requests
+                    logger.info("Worker process [%d] exited: starting a new one", w.process.pid)
+                else:
+                    logger.error("Worker process [%d] died (%s): starting a new one", w.process.pid, _describe(code))
                 self.workers[i] = self._spawn()
 
     def _read_ready(self) -> None:
