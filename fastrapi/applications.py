@@ -26,6 +26,7 @@ from .responses import JSONResponse, PlainTextResponse, Response, encoded_json_r
 from .openapi.serving import OpenAPIMixin
 from .routing import F, APIRoute, RouteDecorators, Router, WebSocketRoute, generate_unique_id
 from .websocket import WebSocket
+from .ws.codes import CloseCode, State as WSState
 
 logger = logging.getLogger("fastrapi.error")
 
@@ -421,29 +422,29 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
                     kwargs[plan.websocket_name] = ws
                 await route.endpoint(**kwargs)
         except WebSocketDisconnect:
-            conn.finish(1000)
+            conn.finish(CloseCode.NORMAL_CLOSURE)
         except WebSocketException as exc:
-            if conn.application_state == 0:
+            if conn.application_state == WSState.CONNECTING:
                 conn.reject(403)
             else:
                 conn.finish(exc.code, exc.reason)
         except RequestValidationError as exc:
-            if conn.application_state == 0:
+            if conn.application_state == WSState.CONNECTING:
                 conn.reject(403)
             else:
-                conn.finish(1008, "invalid request parameters")
+                conn.finish(CloseCode.POLICY_VIOLATION, "invalid request parameters")
             logger.info("WebSocket %s refused: %s", path, exc.errors())
         except Exception as exc:
             logger.error("Exception in WebSocket handler for %s", path, exc_info=exc)
-            if conn.application_state == 0:
+            if conn.application_state == WSState.CONNECTING:
                 conn.reject(500)
             else:
-                conn.finish(1011, "internal error")
+                conn.finish(CloseCode.INTERNAL_ERROR, "internal error")
         else:
-            if conn.application_state == 0:
+            if conn.application_state == WSState.CONNECTING:
                 conn.reject(403)
             else:
-                conn.finish(1000)
+                conn.finish(CloseCode.NORMAL_CLOSURE)
         if ws.background is not None:
             await ws.background()
 

@@ -29,6 +29,7 @@ from .exceptions import WebSocketDisconnect
 from .requests import ClientDisconnect, Request
 from .responses import FilePlan, FileResponse, PlainTextResponse, StreamingResponse
 from .ws.frames import check_close_code
+from .ws.codes import State as WSState
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -44,9 +45,9 @@ _JSON_TYPE = (b"content-type", b"application/json")
 #: bytes read per pread when a file is sent without the ``http.response.pathsend`` extension
 _FILE_CHUNK = 256 * 1024
 
-CONNECTING = 0
-CONNECTED = 1
-DISCONNECTED = 3
+CONNECTING = WSState.CONNECTING
+CONNECTED = WSState.CONNECTED
+DISCONNECTED = WSState.DISCONNECTED
 
 
 class ASGIAdapter:

@@ -24,6 +24,7 @@ from .exceptions import HTTPException, NoMatchFound
 from .requests import ClientDisconnect, Request
 from .responses import Response, StreamingResponse, finalize_response
 from .routing import _PARAM_RE, _TO_STRING, BaseRoute, Router, compile_path
+from .ws.codes import State
 
 __all__ = ["Mount", "MountedRequest"]
 
@@ -599,12 +600,12 @@ async def run_asgi_websocket(app: Any, scope: dict[str, Any], conn: Any) -> None
         await app(scope, receive, ws.send)
     except Exception as exc:
         logger.error("Exception in ASGI app of WebSocket %s", scope["path"], exc_info=exc)
-        if conn.application_state == 0:
+        if conn.application_state == State.CONNECTING:
             conn.reject(500)
         else:
             conn.finish(1011, "internal error")
     else:
-        if conn.application_state == 0:
+        if conn.application_state == State.CONNECTING:
             conn.reject(403)
         else:
             conn.finish(1000)

@@ -5,24 +5,15 @@ each call is one attribute hop to the connection, which does the framing and the
 """
 from __future__ import annotations
 
-import enum
 from typing import Any, AsyncIterator, Iterable, Mapping
 
 import orjson
 
 from .datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from .exceptions import WebSocketDisconnect, WebSocketException
+from .ws.codes import State as WebSocketState  # (1 connected, 3 disconnected: the docs' ints)
 
 __all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "WebSocketException"]
-
-
-class WebSocketState(enum.IntEnum):
-    """Connection state; compares equal to the ints of the docs (1 connected, 3 disconnected)."""
-
-    CONNECTING = 0
-    CONNECTED = 1
-    DISCONNECTED = 3
-    RESPONSE = 4
 
 
 _STATES = {0: WebSocketState.CONNECTING, 1: WebSocketState.CONNECTED, 3: WebSocketState.DISCONNECTED}

@@ -25,6 +25,7 @@ from ..exceptions import WebSocketDisconnect
 from ..requests import ClientDisconnect, Request
 from ..responses import Response, StreamingResponse
 from .base import server_error
+from ..ws.codes import State as WSState
 
 logger = logging.getLogger("fastrapi.error")
 
@@ -507,12 +508,12 @@ class WebSocketBridge:
             await self.asgi(scope, exchange.receive, exchange.send)
         except Exception as exc:
             logger.error("Exception in ASGI application (WebSocket %s)", path, exc_info=exc)
-            if conn.application_state == 0:
+            if conn.application_state == WSState.CONNECTING:
                 conn.reject(500)
             else:
                 conn.finish(1011, "internal error")
         else:
-            if conn.application_state == 0:
+            if conn.application_state == WSState.CONNECTING:
                 conn.reject(403)
             else:
                 conn.finish(1000)
@@ -541,7 +542,7 @@ class _WebSocketExchange:
             return {"type": "websocket.connect"}
         conn = self.conn
         # an ASGI app may ask for the next message before its accept went out (sent by another task)
-        if conn.application_state == 0 and not await self.handshake:
+        if conn.application_state == WSState.CONNECTING and not await self.handshake:
             return {"type": "websocket.disconnect", "code": conn.close_code or 1006, "reason": ""}
         try:
             message = await conn.receive()
@@ -564,7 +565,7 @@ class _WebSocketExchange:
                 conn.accept(message.get("subprotocol"), headers)
                 self._handshake_done(True)
             elif kind == "websocket.close":
-                if conn.application_state == 0:
+                if conn.application_state == WSState.CONNECTING:
                     conn.reject(403)
                     self._handshake_done(False)
                 else:

@@ -405,9 +405,13 @@ class HttpProtocol(asyncio.Protocol):
         request = self._make_request(self._method_str(), url.decode("ascii"), url, b"", headers, body, keep_alive)
         if exc is not None:
             self._busy = True
-            self._task = _start_task(self.loop, self._respond_error(request, exc))
+            self._task = self._spawn(self._respond_error(request, exc))
         else:
             self._send_now(request, response)
+
+    def _spawn(self, coro: Any) -> "asyncio.Task[Any]":
+        """Run a request's handling as a task the server tracks (graceful shutdown waits for exactly these)."""
+        return self.server.track(_start_task(self.loop, coro))
 
     def _method_str(self) -> str:
         method = self.parser.get_method()
@@ -422,7 +426,7 @@ class HttpProtocol(asyncio.Protocol):
     def _dispatch(self, request: Request) -> None:
         if self._middleware is not None:
             self._busy = True
-            self._task = _start_task(self.loop, self._run_middleware(request))
+            self._task = self._spawn(self._run_middleware(request))
             return
         route, params, allowed = self.router.match(request.method, request.path)
         if route is None:
@@ -433,7 +437,7 @@ class HttpProtocol(asyncio.Protocol):
                 exc = HTTPException(404) if allowed is None else \
                     HTTPException(405, headers={"Allow": ", ".join(allowed)})
                 self._busy = True
-                self._task = _start_task(self.loop, self._respond_error(request, exc))
+                self._task = self._spawn(self._respond_error(request, exc))
             else:
                 self._send_now(request, self.app.error_response(404 if allowed is None else 405, allowed))
             return
@@ -445,23 +449,23 @@ class HttpProtocol(asyncio.Protocol):
                 response = copy_context().run(inline, request)
             except Exception as exc:
                 self._busy = True
-                self._task = _start_task(self.loop, self._respond_error(request, exc))
+                self._task = self._spawn(self._respond_error(request, exc))
                 return
             self._send_now(request, response)
             return
         self._busy = True
-        self._task = _start_task(self.loop, self._run(route, request))
+        self._task = self._spawn(self._run(route, request))
 
     def _send_now(self, request: Request, response: Any) -> None:
         if isinstance(response, _DEFERRED_BODY):
             self._busy = True
-            self._task = _start_task(self.loop, self._respond(request, response))
+            self._task = self._spawn(self._respond(request, response))
             return
         response = finalize_response(request, response)
         self._write_response(request, response)
         if self._write_paused or (type(response) is not bytes and response.background is not None):
             self._busy = True
-            self._task = _start_task(self.loop, self._after_write(request, response))
+            self._task = self._spawn(self._after_write(request, response))
             return
         self._after_response(request)
 
@@ -805,9 +809,9 @@ class HttpProtocol(asyncio.Protocol):
         self.transport.set_protocol(conn)
         if rest:
             conn.data_received(rest)
-        conn.task = self.loop.create_task(
+        conn.task = self.server.track(self.loop.create_task(
             self.app.run_websocket(route, conn, request.path, request.query_string, params)
-        )
+        ))
 
 
 def split_target(url: bytes) -> tuple[str, bytes, bytes]:

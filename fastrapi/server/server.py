@@ -53,6 +53,8 @@ class Server:
         self._thread: threading.Thread | None = None
         self._date_handle: asyncio.TimerHandle | None = None
         self._force = False
+        #: the tasks running requests and WebSocket handlers (not the app's own tasks): what shutdown waits for
+        self.tasks: set[asyncio.Task[Any]] = set()
         #: requests admitted so far (counted only under limit_max_requests)
         self.requests = 0
         #: the per-request admission check of limit_concurrency / limit_max_requests; None (no cost) without them
@@ -95,6 +97,7 @@ class Server:
             loop.run_until_complete(self.serve())
         finally:
             try:
+                _cancel_remaining(loop)  # tasks the app left running after its shutdown, as asyncio.run does
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 asyncio.set_event_loop(None)
@@ -198,6 +201,13 @@ class Server:
             if self._date_handle is not None:
                 self._date_handle.cancel()
 
+    def track(self, task: "asyncio.Task[Any]") -> "asyncio.Task[Any]":
+        """Register a request or WebSocket handler task until it ends."""
+        if not task.done():
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return task
+
     def _admit(self) -> bool:
         """Whether to serve a request: False (503) while more than limit_concurrency connections are open;
         the limit_max_requests-th request starts a graceful shutdown (it and those in flight are answered)."""
@@ -244,9 +254,9 @@ class Server:
             await asyncio.sleep(0.02)
         for conn in list(self.connections):
             conn.transport.abort()
-        # Let handler tasks observe the disconnects and end; cancel the stragglers.
-        current = asyncio.current_task()
-        tasks = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        # Let handler tasks observe the disconnects and end; cancel the stragglers. (Tasks the app started
+        # itself are its own: its lifespan shutdown, which runs next, deals with them.)
+        tasks = [t for t in self.tasks if not t.done()]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=min(1.0, self.config.graceful_timeout))
             for t in pending:
@@ -255,3 +265,12 @@ class Server:
                 await asyncio.wait(pending, timeout=1.0)
         await asyncio.sleep(0)
 
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks still pending on ``loop`` and let them finish (their ``finally`` blocks run)."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))

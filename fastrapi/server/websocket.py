@@ -15,6 +15,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import WebSocketDisconnect
+from ..ws.codes import CloseCode, State
 from ..ws.deflate import MIN_COMPRESS_SIZE, PerMessageDeflate
 from ..ws.frames import (
     BINARY_HEADERS,
@@ -46,9 +47,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("fastrapi.error")
 
-CONNECTING = 0
-CONNECTED = 1
-DISCONNECTED = 3
+CONNECTING = State.CONNECTING
+CONNECTED = State.CONNECTED
+DISCONNECTED = State.DISCONNECTED
 
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 _PONG = FIN | OP_PONG
@@ -130,7 +131,7 @@ class WebSocketProtocol(asyncio.Protocol):
             raise RuntimeError('WebSocket.accept() may be called only once, before any send or receive')
         if self._lost:
             self.application_state = DISCONNECTED
-            raise WebSocketDisconnect(1006, "client disconnected before the handshake completed")
+            raise WebSocketDisconnect(CloseCode.ABNORMAL_CLOSURE, "client disconnected before the handshake completed")
         if headers or subprotocol is not None:
             # the app's headers and subprotocol go into the 101 head: refused (InvalidHeader) if they would split it
             check_headers(headers if subprotocol is None else
@@ -171,7 +172,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.client_state != CONNECTED:
             buf += data  # frames sent before the 101 wait for accept()
             if len(buf) > self._max_size + 14:
-                self._fail(1009, "message too big")
+                self._fail(CloseCode.MESSAGE_TOO_BIG, "message too big")
             return
         if buf:
             buf += data
@@ -185,7 +186,7 @@ class WebSocketProtocol(asyncio.Protocol):
                 b0 = data[pos]
                 ln = data[pos + 1]
                 if not ln & 0x80:
-                    raise ProtocolError(1002, "client frames must be masked")
+                    raise ProtocolError(CloseCode.PROTOCOL_ERROR, "client frames must be masked")
                 ln &= 0x7F
                 if ln < 126:
                     hdr = pos + 2
@@ -200,9 +201,9 @@ class WebSocketProtocol(asyncio.Protocol):
                     ln = unpack_len64(data, pos + 2)[0]
                     hdr = pos + 10
                     if ln >> 63:
-                        raise ProtocolError(1002, "frame length has its most significant bit set")
+                        raise ProtocolError(CloseCode.PROTOCOL_ERROR, "frame length has its most significant bit set")
                 if ln > max_size:
-                    raise ProtocolError(1009, "message too big")
+                    raise ProtocolError(CloseCode.MESSAGE_TOO_BIG, "message too big")
                 stop = hdr + 4 + ln
                 if stop > end:
                     break
@@ -213,7 +214,7 @@ class WebSocketProtocol(asyncio.Protocol):
                     try:
                         message: Any = payload.decode("utf-8")
                     except UnicodeDecodeError:
-                        raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+                        raise ProtocolError(CloseCode.INVALID_DATA, "invalid UTF-8 in text message") from None
                 elif b0 == 0x82 and not self._frag_op:
                     message = payload
                 else:
@@ -249,13 +250,13 @@ class WebSocketProtocol(asyncio.Protocol):
         rsv = b0 & 0x70
         if rsv:
             if rsv != RSV1 or self._deflate is None or opcode == OP_CONTINUATION or opcode >= 8:
-                raise ProtocolError(1002, "reserved bits must be 0 unless an extension defines them")
+                raise ProtocolError(CloseCode.PROTOCOL_ERROR, "reserved bits must be 0 unless an extension defines them")
         fin = b0 & FIN
         if opcode >= 8:
             if not fin:
-                raise ProtocolError(1002, "control frames must not be fragmented")
+                raise ProtocolError(CloseCode.PROTOCOL_ERROR, "control frames must not be fragmented")
             if len(payload) > 125:
-                raise ProtocolError(1002, "control frame payload is longer than 125 bytes")
+                raise ProtocolError(CloseCode.PROTOCOL_ERROR, "control frame payload is longer than 125 bytes")
             if opcode == OP_PING:
                 self._write_control(_PONG, payload)
             elif opcode == OP_PONG:
@@ -267,17 +268,17 @@ class WebSocketProtocol(asyncio.Protocol):
             elif opcode == OP_CLOSE:
                 self._on_close_frame(payload)
             else:
-                raise ProtocolError(1002, f"reserved opcode {opcode:#x}")
+                raise ProtocolError(CloseCode.PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
             return
         if opcode == OP_CONTINUATION:
             if not self._frag_op:
-                raise ProtocolError(1002, "continuation frame with no message in progress")
+                raise ProtocolError(CloseCode.PROTOCOL_ERROR, "continuation frame with no message in progress")
             self._add_fragment(payload, fin)
             return
         if opcode != OP_TEXT and opcode != OP_BINARY:
-            raise ProtocolError(1002, f"reserved opcode {opcode:#x}")
+            raise ProtocolError(CloseCode.PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
         if self._frag_op:
-            raise ProtocolError(1002, "expected a continuation frame: a fragmented message is in progress")
+            raise ProtocolError(CloseCode.PROTOCOL_ERROR, "expected a continuation frame: a fragmented message is in progress")
         self._frag_op = opcode
         self._frag_parts = []
         self._frag_size = 0
@@ -291,13 +292,13 @@ class WebSocketProtocol(asyncio.Protocol):
             payload = self._deflate.decompress(payload, bool(fin), self._max_size - self._frag_size)
         self._frag_size += len(payload)
         if self._frag_size > self._max_size:
-            raise ProtocolError(1009, "message too big")
+            raise ProtocolError(CloseCode.MESSAGE_TOO_BIG, "message too big")
         decoder = self._frag_decoder
         if decoder is not None:
             try:
                 part: Any = decoder.decode(payload, bool(fin))
             except UnicodeDecodeError:
-                raise ProtocolError(1007, "invalid UTF-8 in text message") from None
+                raise ProtocolError(CloseCode.INVALID_DATA, "invalid UTF-8 in text message") from None
             self._frag_parts.append(part)
         else:
             self._frag_parts.append(payload)
@@ -328,16 +329,14 @@ class WebSocketProtocol(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _on_close_frame(self, payload: bytes) -> None:
+        """The peer's close frame (RFC 6455 5.5.1): echo its code unless ours went first, then close TCP; the
+        server closes the connection first (7.1.1)."""
         code, reason = parse_close(payload)
         self._input_closed = True
         self.client_state = DISCONNECTED
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
-        if not self._close_sent:
-            # Echo the peer's code, then close TCP: the server closes the connection first (RFC 6455 7.1.1).
-            self._close_sent = True
-            self.application_state = DISCONNECTED
-            self._write_control(_CLOSE, payload[:2] if code != 1005 else b"")
+        self._send_close(payload[:2] if code != CloseCode.NO_STATUS_RCVD else b"")
         self.transport.close()
         self._wake_all()
 
@@ -347,12 +346,25 @@ class WebSocketProtocol(asyncio.Protocol):
         self.client_state = DISCONNECTED
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
-        if not self._close_sent and not self._lost:
-            self._close_sent = True
-            self._write_control(_CLOSE, close_payload(code, reason[:100]))
-        self.application_state = DISCONNECTED
+        self._send_close(close_payload(code, reason[:100]))
         self.transport.close()
         self._wake_all()
+
+    def _send_close(self, payload: bytes) -> bool:
+        """The one place our close frame is sent, at most once: after it the application side is closed. TCP
+        is then closed at once if the peer's close already came (7.1.1), else when its reply arrives or, at the
+        latest, after ``ws_close_timeout`` (7.1.1: the server closes first). False if nothing was sent."""
+        self.application_state = DISCONNECTED
+        if self._close_sent or self._lost:
+            return False
+        self._close_sent = True
+        self._write_control(_CLOSE, payload)
+        if self.client_state == DISCONNECTED:
+            self.transport.close()
+        else:
+            self._cancel_timers()
+            self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -419,7 +431,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if transport.get_write_buffer_size() > max_outgoing:
             logger.warning("WebSocket subscriber dropped: %d bytes unsent (limit %d), it does not read fast enough",
                            transport.get_write_buffer_size(), max_outgoing)
-            self._fail(1013, "subscriber too slow")
+            self._fail(CloseCode.TRY_AGAIN_LATER, "subscriber too slow")
             self._cancel_timers()
             # its buffer is full, so the close frame may never get through: drop it after the close timeout
             self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
@@ -464,7 +476,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self._pong_timer = None
         if self._ping_payload is not None and self.client_state == CONNECTED:
             # No pong within ws_ping_timeout: the peer is gone.
-            self._fail(1011, "keepalive ping timeout")
+            self._fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
             self.transport.abort()
 
     def _cancel_timers(self) -> None:
@@ -483,7 +495,7 @@ class WebSocketProtocol(asyncio.Protocol):
         future directly keeps one coroutine frame per message off the hot path.
         """
         if self._input_closed or self.application_state == DISCONNECTED:
-            raise WebSocketDisconnect(self.close_code or 1000, self.close_reason)
+            raise WebSocketDisconnect(self.close_code or CloseCode.NORMAL_CLOSURE, self.close_reason)
         if self.application_state == CONNECTING:
             raise RuntimeError('WebSocket is not connected: call "await ws.accept()" first')
         if self._waiter is not None and not self._waiter.done():  # (a cancelled wait leaves a done future)
@@ -584,9 +596,9 @@ class WebSocketProtocol(asyncio.Protocol):
                 w = self._drain_waiter = self.loop.create_future()
             await w
         if self._lost or self.application_state != CONNECTED or self.transport.is_closing():
-            raise WebSocketDisconnect(self.close_code or 1006, self.close_reason)
+            raise WebSocketDisconnect(self.close_code or CloseCode.ABNORMAL_CLOSURE, self.close_reason)
 
-    async def close(self, code: int = 1000, reason: str = "") -> None:
+    async def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start (or finish) the closing handshake; a no-op once closed. Waits briefly for the peer's reply."""
         if self.application_state == CONNECTING:
             self.reject(403)
@@ -594,18 +606,10 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._close_sent or self._lost:
             return
         check_close_code(code)
-        payload = close_payload(code, reason or "")
-        self._close_sent = True
-        self.application_state = DISCONNECTED
         if self.close_code is None and self.client_state == DISCONNECTED:
             self.close_code = code
-        self._write_control(_CLOSE, payload)
-        if self.client_state == DISCONNECTED:
-            self.transport.close()
+        if not self._send_close(close_payload(code, reason or "")) or self.client_state == DISCONNECTED:
             return
-        self._cancel_timers()
-        timeout = self.server.config.ws_close_timeout
-        self._timer = self.loop.call_later(timeout, self._close_timeout)
         waiter = self._close_waiter = self.loop.create_future()
         try:
             await asyncio.shield(waiter)
@@ -622,30 +626,15 @@ class WebSocketProtocol(asyncio.Protocol):
         if self.application_state == CONNECTING:
             self.reject(503)
             return
-        if not self._close_sent and not self._lost:
-            self._close_sent = True
-            self.application_state = DISCONNECTED
-            if self.close_code is None:
-                self.close_code, self.close_reason = 1001, "server shutting down"
-            self._write_control(_CLOSE, close_payload(1001, "server shutting down"))
-            self._cancel_timers()
-            self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
+        if self.close_code is None and not self._close_sent and not self._lost:
+            self.close_code, self.close_reason = CloseCode.GOING_AWAY, "server shutting down"
+        if self._send_close(close_payload(CloseCode.GOING_AWAY, "server shutting down")):
             self._wake_all()
 
     def finish(self, code: int, reason: str = "") -> None:
         """The handler returned or raised: close with ``code`` unless already closed."""
-        if self._close_sent or self._lost:
-            if self.client_state == DISCONNECTED and not self._lost:
-                self.transport.close()
-            return
-        self._close_sent = True
-        self.application_state = DISCONNECTED
-        self._write_control(_CLOSE, close_payload(code, reason))
-        if self.client_state == DISCONNECTED:
+        if not self._send_close(close_payload(code, reason)) and self.client_state == DISCONNECTED and not self._lost:
             self.transport.close()
-            return
-        self._cancel_timers()
-        self._timer = self.loop.call_later(self.server.config.ws_close_timeout, self._close_timeout)
 
 
 def _pack_headers(headers: list[tuple[bytes, bytes]]) -> Any:
