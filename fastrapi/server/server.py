@@ -12,6 +12,7 @@ from typing import Any
 
 from ..logging import configure_default_logging
 from .config import ServerConfig
+from .contracts import AppContract, RouterContract
 from .http import HttpProtocol
 from .websocket import WebSocketProtocol
 
@@ -34,7 +35,7 @@ class StartupFailed(Exception):
 class Server:
     """Serves one FastrAPI app on ``host:port``: ``run_forever()`` in the main thread, or a thread for tests."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 8000, *, sock: Any = None,
+    def __init__(self, app: AppContract, host: str = "127.0.0.1", port: int = 8000, *, sock: Any = None,
                  **options: Any) -> None:
         self.app = app
         self.host = host
@@ -42,7 +43,7 @@ class Server:
         #: an already bound listening socket to serve on instead of binding host:port (worker processes)
         self.sock = sock
         self.config = ServerConfig.from_options(options)
-        self.router = app.router
+        self.router: RouterContract = app.router
         self.connections: set[Any] = set()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.date_server = b""

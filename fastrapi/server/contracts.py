@@ -1,0 +1,64 @@
+"""What the server needs from the layers above it, written down (``typing.Protocol``s, checked by mypy).
+
+The server never imports the application or routing modules: ``Server(app)`` is handed an object with these
+members, and the connections call nothing else. ``fastrapi.FastrAPI`` and ``fastrapi.routing.Router`` are the
+implementations; a test checks that they satisfy these protocols.
+"""
+from __future__ import annotations
+
+from typing import Any, AsyncContextManager, Awaitable, Callable, Mapping, Protocol, runtime_checkable
+
+__all__ = ["AppContract", "RouteContract", "RouterContract"]
+
+
+@runtime_checkable
+class RouteContract(Protocol):
+    """A matched HTTP route, built at registration."""
+
+    #: ``await handle(request)`` -> a Response, or JSON bytes for a 200 (parameters solved, handler run)
+    handle: Callable[[Any], Awaitable[Any]]
+    #: for a handler that can never suspend: ``call_inline(request)`` runs it synchronously (else None)
+    call_inline: Callable[[Any], Any] | None
+    #: for a static route whose handler takes nothing and never suspends: ``call_fast()`` -> JSON bytes or a
+    #: Response, with no Request built (the fast path; else None)
+    call_fast: Callable[[], Any] | None
+
+
+@runtime_checkable
+class RouterContract(Protocol):
+    """Route lookup: the server's only entry into routing."""
+
+    #: raw target bytes -> method bytes -> route, for the fast path
+    fast: Mapping[bytes, Mapping[bytes, Any]]
+
+    def match(self, method: str, path: str) -> tuple[Any, dict[str, Any] | None, list[str] | None]:
+        """(route, path params, None) on a match; (None, None, allowed methods) for a 405; all None for a 404."""
+        ...
+
+    def match_websocket(self, path: str) -> tuple[Any, dict[str, Any]]:
+        """(WebSocket route or None, path params)."""
+        ...
+
+
+@runtime_checkable
+class AppContract(Protocol):
+    """The application as the server drives it."""
+
+    router: RouterContract
+    exception_handlers: Mapping[Any, Any]
+
+    def lifespan_context(self) -> AsyncContextManager[None]:
+        """Startup on enter, shutdown on exit."""
+        ...
+
+    async def handle_exception(self, request: Any, exc: Exception) -> Any:
+        """The response for an exception raised while answering ``request`` (handlers, 422, logged 500)."""
+        ...
+
+    def error_response(self, status: int, allowed: list[str] | None) -> Any:
+        """The router's own 404/405 answer."""
+        ...
+
+    async def run_websocket(self, route: Any, conn: Any, path: str, query: bytes, params: dict[str, Any]) -> None:
+        """Run one WebSocket handler on ``conn`` to its end and close or refuse the connection."""
+        ...
