@@ -239,9 +239,9 @@ def _rss_kb(pid: int) -> int:
 
 
 def test_websocket_clients_that_never_read_cost_little_memory(tmp_path):
-    """20 clients that never read a handler sending fresh 64 KiB text messages: RSS grows by < 200 KB each
-    (it was 387 KB with a 256 KiB write buffer). What remains is the handler's own 64 KiB string, waiting in
-    ``send_text``, and the one encoded message the transport holds past ``ws_write_buffer_high`` (16 KiB)."""
+    """20 clients that never read a handler sending fresh 64 KiB text messages: RSS grows by <= 80 KB each
+    (387 KB with a 256 KiB write buffer holding whole messages). A large frame the socket does not take stays
+    the handler's own string, written out in pieces as the client reads."""
     port = _free_port()
     script = tmp_path / "flood.py"
     script.write_text(textwrap.dedent(f"""
@@ -287,7 +287,7 @@ def test_websocket_clients_that_never_read_cost_little_memory(tmp_path):
         open_readers(20)
         time.sleep(2.0)  # every handler has filled what it may and waits
         growth = (_rss_kb(proc.pid) - before) / 20
-        assert growth < 200, f"{growth:.0f} KB of server memory per client that never reads"
+        assert growth <= 80, f"{growth:.0f} KB of server memory per client that never reads"
         assert httpx.get(f"http://127.0.0.1:{port}/ok", timeout=5).status_code == 200
     finally:
         for s in socks:

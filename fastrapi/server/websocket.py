@@ -40,6 +40,11 @@ from ..ws.frames import (
 )
 from ..ws.handshake import response_101
 from .config import YIELD_EVERY as _YIELD_EVERY
+
+#: data frames at least this large go through ``_write_large`` (a direct write, else an outbox of pieces)
+_LARGE = 16 * 1024
+#: the pieces an outbox is written in, and the transport's high-water mark meanwhile
+_PIECE = 4 * 1024
 from .head import InvalidHeader, check_headers, simple_response
 
 if TYPE_CHECKING:
@@ -68,6 +73,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_frag_op", "_frag_parts", "_frag_size", "_frag_decoder", "_frag_compressed",
         "_input_closed", "_close_sent", "_close_waiter", "_timer", "_pong_timer", "_ping_payload",
         "_lost", "task", "broadcast_membership", "_lost_callbacks", "_shared", "_unyielded",
+        "_outbox", "_held", "_fd",
     )
 
     def __init__(self, server: "Server", transport: Any, key: bytes, request_headers: list[tuple[bytes, bytes]]) -> None:
@@ -118,6 +124,13 @@ class WebSocketProtocol(asyncio.Protocol):
         self._shared: list[bytes] | None = None
         #: bytes sent by the handler since its sends last yielded to the loop (see ``drain``)
         self._unyielded = 0
+        #: a large frame the peer is not taking fast enough: [source, position, end], written piece by piece
+        #: from the sender's own str/bytes as the socket drains (see ``_write_large``); None when there is none
+        self._outbox: list[Any] | None = None
+        #: whole frames written while the outbox was busy: they follow it (None when there are none)
+        self._held: list[bytes] | None = None
+        #: the socket's fd for direct writes of large frames (-1: none, as under TLS; -2: not looked up yet)
+        self._fd = -2
 
     @property
     def request_headers(self) -> list[tuple[bytes, bytes]]:
@@ -373,6 +386,7 @@ class WebSocketProtocol(asyncio.Protocol):
         self.application_state = DISCONNECTED
         if self.close_code is None:
             self.close_code = 1006
+        self._outbox = self._held = None
         self._cancel_timers()
         self.server.connections.discard(self)
         self._wake_all()
@@ -427,10 +441,16 @@ class WebSocketProtocol(asyncio.Protocol):
         if not shared or self._lost:
             return
         transport = self.transport
-        transport.write(shared[0] if len(shared) == 1 else b"".join(shared))
-        if transport.get_write_buffer_size() > max_outgoing:
+        data = shared[0] if len(shared) == 1 else b"".join(shared)
+        if self._outbox is not None:
+            self._hold(data)
+            unsent = transport.get_write_buffer_size() + sum(map(len, self._held or ()))
+        else:
+            transport.write(data)
+            unsent = transport.get_write_buffer_size()
+        if unsent > max_outgoing:
             logger.warning("WebSocket subscriber dropped: %d bytes unsent (limit %d), it does not read fast enough",
-                           transport.get_write_buffer_size(), max_outgoing)
+                           unsent, max_outgoing)
             self._fail(CloseCode.TRY_AGAIN_LATER, "subscriber too slow")
             self._cancel_timers()
             # its buffer is full, so the close frame may never get through: drop it after the close timeout
@@ -442,6 +462,8 @@ class WebSocketProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
+        if self._outbox is not None:
+            self._pump()
         w = self._drain_waiter
         if w is not None:
             self._drain_waiter = None
@@ -530,18 +552,27 @@ class WebSocketProtocol(asyncio.Protocol):
         """Frame and write one text message; True when the caller must ``await drain()``."""
         if self.application_state != CONNECTED or self._lost:
             return self._check_send()
+        if len(data) >= _LARGE and self._deflate is None and data.isascii():
+            return self._write_large(0x81, data, len(data))  # (ASCII: its characters are its UTF-8 bytes)
         return self._write_message(0x81, TEXT_HEADERS, data.encode("utf-8"))
 
     def write_utf8(self, payload: bytes) -> bool:
         """Like ``write_text`` for text that is already UTF-8 bytes (orjson's output)."""
         if self.application_state != CONNECTED or self._lost:
             return self._check_send()
+        if len(payload) >= _LARGE and self._deflate is None:
+            return self._write_large(0x81, payload, len(payload))
         return self._write_message(0x81, TEXT_HEADERS, payload)
 
     def write_bytes(self, data: bytes | bytearray | memoryview) -> bool:
         """Frame and write one binary message; True when the caller must ``await drain()``."""
         if self.application_state != CONNECTED or self._lost:
             return self._check_send()
+        if self._deflate is None and len(data) >= _LARGE:
+            view = memoryview(data)
+            if view.format != "B" or view.ndim != 1:
+                view = view.cast("B")
+            return self._write_large(0x82, view, view.nbytes)
         return self._write_message(0x82, BINARY_HEADERS, data)
 
     def _write_message(self, first: int, short_headers: list[bytes], payload: Any) -> bool:
@@ -549,6 +580,12 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._shared is not None:
             self._flush_shared()  # broadcast frames queued earlier go first
         n = len(payload)
+        if self._outbox is not None:  # (another task's large frame is still going out: this one follows it)
+            if self._deflate is not None and n >= MIN_COMPRESS_SIZE:
+                self._hold(encode_frame(first | RSV1, self._deflate.compress(bytes(payload))))
+            else:
+                self._hold(encode_frame(first, bytes(payload)))
+            return True
         if self._deflate is not None and n >= MIN_COMPRESS_SIZE:
             payload = self._deflate.compress(bytes(payload))
             self.transport.write(encode_frame(first | RSV1, payload))
@@ -560,6 +597,79 @@ class WebSocketProtocol(asyncio.Protocol):
         # drain() when: the buffer is full; the transport is closing (a failed write only schedules
         # connection_lost, and later writes are dropped); or a fast reader has taken 1 MiB without a pause
         return self._write_paused or self._unyielded > _YIELD_EVERY or self.transport.is_closing()
+
+    def _write_large(self, first: int, source: Any, n: int) -> bool:
+        """A data frame of ``n`` >= 16 KiB bytes from ``source`` (an ASCII str or a byte view of the sender's
+        object). When the socket takes it all at once, it is one direct write. Otherwise what is left is not
+        copied: it stays in the outbox as the sender's own object and goes out in 4 KiB pieces as the socket
+        drains (``_pump``), so a client that stops reading costs the server a few KiB, not a message."""
+        if self._shared is not None:
+            self._flush_shared()
+        header = frame_header(first, n)
+        transport = self.transport
+        self._unyielded += n
+        if self._outbox is not None:
+            self._hold(header + (source.encode("ascii") if type(source) is str else bytes(source)))
+            return True
+        fd = self._fd
+        if fd == -2:
+            fd = self._fd = _direct_fd(transport)
+        pos = 0
+        if fd >= 0 and transport.get_write_buffer_size() == 0:
+            # Nothing queued in the transport: writing to the socket directly cannot overtake anything.
+            frame = header + (source.encode("ascii") if type(source) is str else source)
+            try:
+                sent = os.write(fd, frame)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                transport.write(frame)  # the transport meets the same error and reports the connection lost
+                return True
+            if sent == len(frame):
+                return self._write_paused or self._unyielded > _YIELD_EVERY or transport.is_closing()
+            del frame
+            if sent < len(header):
+                transport.write(header[sent:])
+            else:
+                pos = sent - len(header)
+        else:
+            transport.write(header)
+        self._outbox = [source, pos, n]
+        transport.set_write_buffer_limits(high=_PIECE, low=0)
+        self._pump()
+        return True
+
+    def _pump(self) -> None:
+        """Write the outbox's next pieces while the transport takes them; when it is done, what was held
+        behind it follows, the write limits are restored and the waiting sender wakes."""
+        box = self._outbox
+        assert box is not None
+        source, pos, end = box
+        transport = self.transport
+        while pos < end and not self._write_paused:
+            piece = source[pos : pos + _PIECE]
+            transport.write(piece.encode("ascii") if type(piece) is str else piece)
+            pos += _PIECE
+        if pos < end:
+            box[1] = pos
+            return
+        self._outbox = None
+        transport.set_write_buffer_limits(high=self.server.config.ws_write_buffer_high)
+        held = self._held
+        if held is not None:
+            self._held = None
+            transport.write(held[0] if len(held) == 1 else b"".join(held))
+        w = self._drain_waiter
+        if w is not None and not self._write_paused:
+            self._drain_waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    def _hold(self, frame: bytes) -> None:
+        if self._held is None:
+            self._held = [frame]
+        else:
+            self._held.append(frame)
 
     async def send_text(self, data: str) -> None:
         if self.write_text(data):
@@ -580,7 +690,10 @@ class WebSocketProtocol(asyncio.Protocol):
         if not self._lost:
             if self._shared is not None and first != _PONG and first != _PING:
                 self._flush_shared()  # (a close frame comes after the data queued before it)
-            self.transport.write(encode_frame(first, payload))
+            if self._outbox is not None:  # never inside a frame: after the large one going out
+                self._hold(encode_frame(first, payload))
+            else:
+                self.transport.write(encode_frame(first, payload))
 
     async def drain(self) -> None:
         """After a write that asked for it: wait while the write buffer is above its high-water mark, and let
@@ -588,9 +701,9 @@ class WebSocketProtocol(asyncio.Protocol):
         always after one trip through the loop, so that a handler sending in a loop lets ``connection_lost``
         and every other connection run (a reset peer can never leave it spinning)."""
         self._unyielded = 0
-        if not self._write_paused or self._lost or self.transport.is_closing():
+        if not (self._write_paused or self._outbox is not None) or self._lost or self.transport.is_closing():
             await asyncio.sleep(0)
-        while self._write_paused and not self._lost and not self.transport.is_closing():
+        while (self._write_paused or self._outbox is not None) and not self._lost and not self.transport.is_closing():
             w = self._drain_waiter
             if w is None or w.done():
                 w = self._drain_waiter = self.loop.create_future()
@@ -635,6 +748,17 @@ class WebSocketProtocol(asyncio.Protocol):
         """The handler returned or raised: close with ``code`` unless already closed."""
         if not self._send_close(close_payload(code, reason)) and self.client_state == DISCONNECTED and not self._lost:
             self.transport.close()
+
+
+def _direct_fd(transport: Any) -> int:
+    """The socket's fd when large frames may be written to it directly (not under TLS), else -1."""
+    if transport.get_extra_info("sslcontext") is not None:
+        return -1
+    sock = transport.get_extra_info("socket")
+    try:
+        return sock.fileno() if sock is not None else -1
+    except (AttributeError, OSError):
+        return -1
 
 
 def _pack_headers(headers: list[tuple[bytes, bytes]]) -> Any:
