@@ -62,8 +62,9 @@ async def parse_form(
     return FormData()
 
 
-def _kb(size: int | float) -> str:
-    return f"{int(size / 1024)}KB"
+def _size_text(size: int | float, status: int) -> str:
+    """A limit in an error message: Starlette's ``1024KB`` for its own limits (400), bytes for the app's (413)."""
+    return f"{int(size / 1024)}KB" if status == 400 else f"{size} bytes"
 
 
 async def _parse_urlencoded(stream: AsyncIterator[bytes], max_fields: int | float, max_part_size: int | float,
@@ -83,10 +84,12 @@ async def _parse_urlencoded(stream: AsyncIterator[bytes], max_fields: int | floa
         nonlocal size
         size += n
         if size > max_part_size:
-            raise MultiPartException(f"Field exceeded maximum size of {_kb(max_part_size)}.", part_status)
+            raise MultiPartException(f"Field exceeded maximum size of {_size_text(max_part_size, part_status)}.",
+                                     part_status)
 
     def on_field_name(data: bytes, start: int, end: int) -> None:
-        grow(end - start)
+        if part_status == 400:  # Starlette counts the name too; the app's max_field_size bounds the value
+            grow(end - start)
         name.extend(data[start:end])
 
     def on_field_data(data: bytes, start: int, end: int) -> None:
@@ -185,14 +188,15 @@ class _MultipartParser:
         part = self.part
         if part.file is None:
             if len(part.data) + end - start > self.max_part_size:
-                raise MultiPartException(f"Part exceeded maximum size of {_kb(self.max_part_size)}.",
-                                         self.part_status)
+                raise MultiPartException(
+                    f"Part exceeded maximum size of {_size_text(self.max_part_size, self.part_status)}.",
+                    self.part_status)
             part.data.extend(data[start:end])
         else:
             part.size += end - start
             limit = self.max_file_size
             if limit is not None and part.size > limit:
-                raise MultiPartException(f"File exceeded maximum size of {_kb(limit)}.", 413)
+                raise MultiPartException(f"File exceeded maximum size of {_size_text(limit, 413)}.", 413)
             self.pending.append((part.file, data[start:end]))
 
     def on_part_end(self) -> None:
