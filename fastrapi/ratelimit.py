@@ -1,11 +1,12 @@
 """``rate_limit=N`` on a route: at most N requests per second per client address, else 429.
 
-A sliding-window counter per client (the count of the current one-second window plus the previous window's
-count weighted by how much of it still overlaps the last second), kept in two dicts that are swapped each
-window: a client idle for two windows is forgotten, and the number of clients tracked per window is capped
-(the oldest entry goes first), so memory stays bounded under any traffic. The client is ``request.client``
-(the forwarded address when the server trusts proxy headers). Counts are per process: with ``workers=N``
-each worker counts its own requests, so a client may get up to N times the limit across workers.
+As the original FastrAPI counts: each client has a one-second window that starts at its first request (and
+again at its first request after the window ended); the N+1th request inside it is refused with the time left
+as ``Retry-After``. The windows live in two dicts swapped each second: a client not seen for a second is
+forgotten (its window has ended anyway), and the number of clients tracked is capped (the oldest entry goes
+first), so memory stays bounded under any traffic. The client is ``request.client`` (the forwarded address
+when the server trusts proxy headers). Counts are per process: with ``workers=N`` each worker counts its own
+requests, so a client may get up to N times the limit across workers.
 """
 from __future__ import annotations
 
@@ -22,10 +23,10 @@ MAX_CLIENTS = 100_000
 
 
 class RateLimiter:
-    """Counts requests per key (client address) in one-second windows; ``hit(key)`` says whether one more
-    is allowed now."""
+    """Counts requests per key (client address) in per-key windows; ``hit(key)`` says whether one more is
+    allowed now."""
 
-    __slots__ = ("limit", "window", "max_clients", "_start", "_current", "_previous", "_clock")
+    __slots__ = ("limit", "window", "max_clients", "_rotated", "_current", "_previous", "_clock")
 
     def __init__(self, limit: int, window: float = 1.0, max_clients: int = MAX_CLIENTS,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -35,38 +36,39 @@ class RateLimiter:
         self.window = window
         self.max_clients = max_clients
         self._clock = clock
-        self._start = clock()
-        self._current: dict[Any, int] = {}
-        self._previous: dict[Any, int] = {}
+        self._rotated = clock()
+        #: key -> [window start, requests counted in it]; ``_previous``: the entries of the last rotation
+        self._current: dict[Any, list[Any]] = {}
+        self._previous: dict[Any, list[Any]] = {}
 
     def hit(self, key: Any) -> float:
-        """Count a request of ``key``: 0.0 if it is allowed, else the seconds until one would be."""
+        """Count a request of ``key``: 0.0 if it is allowed, else the seconds until its window ends."""
         window = self.window
         now = self._clock()
-        elapsed = now - self._start
-        if elapsed >= window:
-            steps = int(elapsed // window)
-            self._previous = self._current if steps == 1 else {}
+        since = now - self._rotated
+        if since >= window:  # entries untouched since the rotation before last have expired: dropped
+            self._previous = self._current if since < 2 * window else {}
             self._current = {}
-            self._start += steps * window
-            elapsed -= steps * window
+            self._rotated = now
         current = self._current
-        count = current.get(key, 0)
-        previous = self._previous.get(key, 0)
-        weight = 1.0 - elapsed / window
-        if previous * weight + count >= self.limit:
-            if count >= self.limit or not previous:
-                return window - elapsed  # full on its own: wait for the next window
-            # the previous window's share must shrink by the excess: (previous * weight + count) - limit + 1
-            excess = previous * weight + count - self.limit + 1
-            return max(excess / previous * window, 0.001)
-        current[key] = count + 1
-        if count == 0 and len(current) > self.max_clients:
-            del current[next(iter(current))]  # the oldest client of this window
+        entry = current.get(key)
+        if entry is None:
+            entry = self._previous.pop(key, None)
+            if entry is None or now - entry[0] >= window:
+                entry = [now, 0]
+            current[key] = entry
+            if len(current) > self.max_clients:
+                del current[next(iter(current))]  # the oldest client of this rotation
+        elif now - entry[0] >= window:
+            entry[0] = now
+            entry[1] = 0
+        if entry[1] >= self.limit:
+            return max(entry[0] + window - now, 0.001)
+        entry[1] += 1
         return 0.0
 
     def __len__(self) -> int:
-        """Clients tracked now (both windows)."""
+        """Clients tracked now (both dicts)."""
         return len(self._current.keys() | self._previous.keys())
 
 
