@@ -69,7 +69,13 @@ def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, byt
 
 
 class FastrAPI(RouteDecorators, OpenAPIMixin):
-    """A FastrAPI application. Declare routes with the decorators, then ``app.serve(host, port)``."""
+    """A FastrAPI application. Declare routes with the decorators, then ``app.serve(host, port)``.
+
+    Beyond FastAPI's arguments it takes the original FastrAPI's options (``max_body_size``, ``max_field_size``,
+    ``max_file_size``, ``reject_unknown_multipart_fields``, ``request_timeout``, ``request_id_header``,
+    ``powered_by_header``, ``trace_requests``, ``catch_panics``, ``sync_to_threadpool``...), each enforced; see
+    docs/migrating-from-fastrapi.md. Route objects given in ``routes=`` are taken as they were built (the
+    app's route settings such as ``sync_to_threadpool`` apply to routes declared through the app)."""
 
     def __init__(
         self,
