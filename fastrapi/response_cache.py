@@ -30,7 +30,7 @@ class StoredResponse:
     __slots__ = ("status_code", "raw_headers", "body", "head")
 
     def __init__(self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        from .server.http import status_line
+        from .server.head import encode_headers
 
         no_body = status_code < 200 or status_code in (204, 304)
         if no_body:
@@ -38,12 +38,10 @@ class StoredResponse:
         self.status_code = status_code
         self.raw_headers = [(n, v) for n, v in raw_headers if n != b"content-length"]
         self.body = body
-        parts = [status_line(status_code)]
-        for name, value in self.raw_headers:
-            parts += [name, b": ", value, b"\r\n"]
+        head = encode_headers(status_code, self.raw_headers)  # checked once here (InvalidHeader: not stored)
         if not no_body:
-            parts += [b"content-length: ", str(len(body)).encode(), b"\r\n"]
-        self.head = b"".join(parts)
+            head += b"content-length: %d\r\n" % len(body)
+        self.head = head
 
     def response(self) -> Response:
         resp = Response.__new__(Response)

@@ -300,3 +300,14 @@ def test_request_object_is_not_available_but_response_classes_are(serve):
     r = httpx.get(srv.url + "/bytes")
     assert r.content == b"\x00\x01" and r.headers["content-type"] == "application/octet-stream"
     assert Request  # (imported for the refusal test above)
+
+
+def test_a_stored_response_with_a_header_that_would_split_the_head_is_refused(serve):
+    app = FastrAPI()
+
+    @app.get("/c", cache_resp=True)
+    def bad():
+        return PlainTextResponse("x", headers={"X-Bad": "a\r\nInjected: 1"})
+
+    with pytest.raises(ValueError, match="X-Bad|x-bad"):
+        serve(app)
