@@ -979,6 +979,7 @@ class _SlashRedirect:
     """What ``Router.match`` gives for a path that only exists with (or without) a trailing slash."""
 
     call_fast = None
+    stored = None
     call_inline = staticmethod(_redirect_with_slash)
 
     @staticmethod

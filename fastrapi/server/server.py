@@ -44,7 +44,7 @@ class Server:
         self.sock = sock
         self.config = ServerConfig.from_options(options)
         if self.config.max_body_size is None:  # the app's limit (FastrAPI(max_body_size=...)); None there: none
-            limit = getattr(app, "max_body_size", 64 * 1024 * 1024)
+            limit = app.max_body_size
             self.config.max_body_size = sys.maxsize if limit is None else limit
         self.router: RouterContract = app.router
         self.connections: set[Any] = set()
