@@ -69,7 +69,7 @@ SERVERS = [
     # Ceilings.  The canned-response server answers every request with {"Hello":"World"}, so it
     # is only a like-for-like ceiling for the GET JSON hello scenario.
     Server("bare-http", "bare uvloop+httptools", "ours", "bare_http.py", kinds=("http",),
-           scenarios=("get-json",)),
+           scenarios=("get-json", "get-cached")),
     Server("bare-picows", "bare picows echo", "ours", "bare_picows.py", kinds=("ws",)),
 ]
 
@@ -107,6 +107,10 @@ SCENARIOS = [
     Scenario("get-json-cors-gzip", "GET /json hello, CORS + GZip middleware", "http", "/json",
              headers={"Origin": "https://example.com", "Accept-Encoding": "gzip"}, expect={"Hello": "World"},
              env={"BENCH_MIDDLEWARE": "cors,gzip"}, servers=("ours", "fastapi")),
+    # The same answer from a cache_resp=True route: computed once at startup, written from stored bytes by
+    # the server's fast path (no Python code of the route per request). The bare server is its ceiling.
+    Scenario("get-cached", "GET /cached hello, cache_resp=True", "http", "/cached", expect={"Hello": "World"},
+             servers=("ours", "bare-http")),
     Scenario("get-path", "GET /items/{item_id} path param", "http", "/items/42", expect={"item_id": 42}),
     Scenario("get-query", "GET /search?q=&limit= query params", "http", "/search?q=fastrapi&limit=5",
              expect={"q": "fastrapi", "limit": 5}),
@@ -127,7 +131,7 @@ SCENARIOS = [
 RATIOS = [
     ("ours/FastAPI", "ours", "fastapi"),
     ("ours/fastrapi-0.2.11", "ours", "fastrapi-0.2.11"),
-    ("ours/bare", "ours", {"get-json": "bare-http", "ws-16b-text": "bare-picows",
+    ("ours/bare", "ours", {"get-json": "bare-http", "get-cached": "bare-http", "ws-16b-text": "bare-picows",
                            "ws-64k-text": "bare-picows", "ws-16b-binary": "bare-picows"}),
 ]
 # Targets from the issue: (scenario, numerator, denominator, minimum ratio)

@@ -11,7 +11,7 @@ import orjson
 
 from .asgi import ASGIAdapter, server_errors
 from .requests import ClientDisconnect
-from .datastructures import Default, State, URLPath
+from .datastructures import Default, DefaultPlaceholder, State, URLPath
 from .encoders import jsonable_encoder
 from .dependencies import SolveContext, solve, solve_async
 from .exceptions import (
@@ -24,7 +24,7 @@ from .exceptions import (
 )
 from .responses import JSONResponse, PlainTextResponse, Response, encoded_json_response, finalize_response
 from .openapi.serving import OpenAPIMixin
-from .routing import F, APIRoute, RouteDecorators, Router, WebSocketRoute, generate_unique_id
+from .routing import F, APIRoute, BaseRoute, RouteDecorators, Router, WebSocketRoute, generate_unique_id
 from .websocket import WebSocket
 from .ws.codes import CloseCode, State as WSState
 
@@ -33,12 +33,49 @@ logger = logging.getLogger("fastrapi.error")
 ExceptionHandler = Callable[[Any, Exception], Any]
 
 
+#: the original FastrAPI's default limits: request body, one form field, one uploaded file
+MAX_BODY_SIZE = 16 * 1024 * 1024
+MAX_FIELD_SIZE = 1024 * 1024
+MAX_FILE_SIZE = 16 * 1024 * 1024
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _size_option(name: str, value: Any) -> int | None:
+    """A byte limit: a positive int, or None for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive number of bytes or None (no limit), not {value!r}")
+    return value
+
+
+def _header_option(option: str, value: str | None, *, name: bool) -> str | None:
+    """A header name (``name=True``) or value given as an option: refused at construction if it could not
+    be sent."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{option} must be a string, not {value!r}")
+    if name and not set(value) <= _TOKEN_CHARS:
+        raise ValueError(f"{option}={value!r} is not a valid header name")
+    if not name and (not value.isprintable() or not value.isascii()):
+        raise ValueError(f"{option}={value!r} is not a valid header value (printable ASCII only)")
+    return value
+
+
 def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
     return encoded_json_response(orjson.dumps(content, default=str), status, headers)
 
 
 class FastrAPI(RouteDecorators, OpenAPIMixin):
-    """A FastrAPI application. Declare routes with the decorators, then ``app.serve(host, port)``."""
+    """A FastrAPI application. Declare routes with the decorators, then ``app.serve(host, port)``.
+
+    Beyond FastAPI's arguments it takes the original FastrAPI's options (``max_body_size``, ``max_field_size``,
+    ``max_file_size``, ``reject_unknown_multipart_fields``, ``request_timeout``, ``request_id_header``,
+    ``powered_by_header``, ``trace_requests``, ``catch_panics``, ``sync_to_threadpool``...), each enforced; see
+    docs/migrating-from-fastrapi.md. Route objects given in ``routes=`` are taken as they were built (the
+    app's route settings such as ``sync_to_threadpool`` apply to routes declared through the app)."""
 
     def __init__(
         self,
@@ -78,8 +115,62 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         webhooks: Any = None,
         broadcast: Any = None,
         middleware: Sequence[Any] | None = None,
+        routes: Sequence[Any] | None = None,
+        openapi_prefix: str = "",
+        max_body_size: int | None = MAX_BODY_SIZE,
+        max_field_size: Any = Default(MAX_FIELD_SIZE),
+        max_file_size: int | None = MAX_FILE_SIZE,
+        reject_unknown_multipart_fields: bool = False,
+        request_timeout: float | None = None,
+        request_id_header: str | None = None,
+        powered_by_header: str | None = None,
+        trace_requests: bool = False,
+        catch_panics: bool = False,
+        sync_to_threadpool: bool = True,
         **extra: Any,
     ) -> None:
+        if openapi_prefix:
+            import warnings
+
+            warnings.warn('"openapi_prefix" has been deprecated in favor of "root_path", which follows more closely '
+                          "the ASGI standard, is simpler, and more automatic.", DeprecationWarning, stacklevel=2)
+            root_path = root_path or openapi_prefix
+        self.openapi_prefix = openapi_prefix
+        # The original FastrAPI's options (see docs/migrating-from-fastrapi.md), checked here, once
+        self.max_body_size = _size_option("max_body_size", max_body_size)
+        #: set by the user: its 413 answer; left at its default: Starlette's 1 MiB part limit and its 400
+        self._field_size_status = 400 if isinstance(max_field_size, DefaultPlaceholder) else 413
+        self.max_field_size = _size_option("max_field_size", getattr(max_field_size, "value", max_field_size))
+        self.max_file_size = _size_option("max_file_size", max_file_size)
+        self.reject_unknown_multipart_fields = bool(reject_unknown_multipart_fields)
+        if request_timeout is not None and (isinstance(request_timeout, bool) or
+                                            not isinstance(request_timeout, (int, float)) or request_timeout <= 0):
+            raise ValueError(f"request_timeout must be a positive number of seconds or None, not {request_timeout!r}")
+        self.request_timeout = request_timeout
+        self.request_id_header = _header_option("request_id_header", request_id_header, name=True)
+        self.powered_by_header = _header_option("powered_by_header", powered_by_header, name=False)
+        self.trace_requests = bool(trace_requests)
+        #: accepted for the original's users: an exception anywhere in the app is always answered 500 here
+        self.catch_panics = bool(catch_panics)
+        #: True (FastAPI's semantics): plain ``def`` handlers and dependencies run in the thread pool
+        self.sync_to_threadpool = bool(sync_to_threadpool)
+        #: what every route of this app is built with (only the options not at their default)
+        self._route_settings: dict[str, Any] = {}
+        if not self.sync_to_threadpool:
+            self._route_settings["sync_to_threadpool"] = False
+        if request_timeout is not None:
+            self._route_settings["request_timeout"] = float(request_timeout)
+        if self.reject_unknown_multipart_fields:
+            self._route_settings["reject_unknown_multipart_fields"] = True
+        #: the middleware of the options above (request id, X-Powered-By, trace), outermost; None: no cost
+        self._options_middleware: Any = None
+        if self.request_id_header or self.powered_by_header or self.trace_requests:
+            from .middleware import Middleware
+            from .middleware.options import AppOptionsMiddleware
+
+            self._options_middleware = Middleware(
+                AppOptionsMiddleware, owner=self, request_id_header=self.request_id_header,
+                powered_by_header=self.powered_by_header, trace_requests=self.trace_requests)
         self.title = title
         self.version = version
         self.description = description
@@ -114,12 +205,17 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         self._middleware_built: Any = None
         #: what the server's WebSocket connections go through first when middleware must see them
         self._websocket_middleware: Any = None
-        if self.user_middleware:
+        if self.user_middleware or self._options_middleware is not None:
             self._asgi_entry = self._asgi_with_middleware
         # channels (fastrapi.broadcast): a URL or a Broadcast; None -> FASTRAPI_BROADCAST_URL or in-memory, lazily
         self._broadcast: Any = None
         if broadcast is not None:
             self.broadcast = broadcast
+        for route in routes or ():  # Starlette's ``routes=``: route objects (APIRoute, WebSocketRoute, Mount)
+            if not isinstance(route, BaseRoute):
+                raise TypeError(f"routes= takes route objects (fastrapi.routing.APIRoute, WebSocketRoute, Mount), "
+                                f"not {route!r}")
+            self.router.add_route(route)
         # OpenAPI document and docs pages (fastrapi/openapi/serving.py): settings, then their routes
         self._init_openapi(
             openapi_url=openapi_url, openapi_tags=openapi_tags, servers=servers, docs_url=docs_url,
@@ -179,11 +275,21 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             broadcast = self.broadcast
         if broadcast is None:
             async with self._user_lifespan():
+                await self._fill_cached_routes()
                 yield
             return
         async with broadcast:
             async with self._user_lifespan():
+                await self._fill_cached_routes()
                 yield
+
+    async def _fill_cached_routes(self) -> None:
+        """``cache_resp=True`` routes: each handler runs once, after the startup, and its response is stored
+        (then served from the bytes: see ``fastrapi.response_cache``)."""
+        for route in self.router.routes:
+            if isinstance(route, APIRoute) and route.cache_resp and route.stored is None:
+                await route.fill_cache(self)
+                self.router.reindex(route)
 
     @asynccontextmanager
     async def _user_lifespan(self) -> AsyncIterator[None]:
@@ -231,7 +337,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     # ------------------------------------------------------------------ declaring routes
     # add_api_route, add_api_websocket_route, include_router and the decorators come from RouteDecorators
     def _register_route(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> APIRoute:
-        route = APIRoute(path, endpoint, **options)
+        route = APIRoute(path, endpoint, **options, **self._route_settings)
         self.router.add_route(route)
         return route
 
@@ -358,10 +464,13 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         """The app's middleware, built once on first use (the server's first connection or the first ASGI
         call): a ``fastrapi.middleware.base.Stack``, or None for an app without middleware."""
         built = self._middleware_built
-        if built is None and self.user_middleware:
+        if built is None and (self.user_middleware or self._options_middleware is not None):
             from .middleware.base import build_stack
 
-            built = self._middleware_built = build_stack(self, self.user_middleware, ASGIAdapter(self))
+            layers = self.user_middleware
+            if self._options_middleware is not None:
+                layers = [self._options_middleware, *layers]
+            built = self._middleware_built = build_stack(self, layers, ASGIAdapter(self))
             self.middleware_stack = self._asgi_entry = built.asgi
             self._websocket_middleware = built.websocket
         return built
@@ -412,7 +521,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             if plan.has_deps:
                 async with AsyncExitStack() as stack:  # yield dependencies live as long as the connection
                     kwargs = await solve_async(plan, ws, SolveContext(stack, self.dependency_overrides,
-                                                                      set(route.convertors)))
+                                                                      set(route.convertors),
+                                                                      not self.sync_to_threadpool))
                     if plan.websocket_name is not None:
                         kwargs[plan.websocket_name] = ws
                     await route.endpoint(**kwargs)

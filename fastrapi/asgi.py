@@ -98,20 +98,31 @@ class ASGIBody:
     ``http.disconnect`` raises ``ClientDisconnect``. ``consumed`` is set once the body has been streamed.
     """
 
-    __slots__ = ("receive", "first", "peer", "done", "consumed")
+    __slots__ = ("receive", "first", "peer", "done", "consumed", "limit", "size")
 
-    def __init__(self, receive: Receive, first: bytes, peer: ScopePeer) -> None:
+    def __init__(self, receive: Receive, first: bytes, peer: ScopePeer, limit: int | None = None) -> None:
         self.receive = receive
         self.first = first
         self.peer = peer
         self.done = False
         self.consumed = False
+        #: the app's ``max_body_size``: reading past it raises a 413 HTTPException
+        self.limit = limit
+        self.size = 0
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.size += len(chunk)
+        if self.limit is not None and self.size > self.limit:
+            from .exceptions import HTTPException
+
+            raise HTTPException(413, "Request Entity Too Large")
+        return chunk
 
     async def read(self) -> bytes | None:
         first = self.first
         if first:
             self.first = b""
-            return first
+            return self._count(first)
         while not self.done:
             message = await self.receive()
             kind = message["type"]
@@ -120,7 +131,7 @@ class ASGIBody:
                     self.done = True
                 chunk = message.get("body", b"")
                 if chunk:
-                    return bytes(chunk)
+                    return self._count(bytes(chunk))
             elif kind == "http.disconnect":
                 self.peer.closed = True
                 raise ClientDisconnect()
@@ -163,9 +174,12 @@ async def receive_request(app: Any, scope: Scope, receive: Receive,
     make = make or build_request
     peer = ScopePeer(scope)
     first = message.get("body", b"")
-    if message.get("more_body", False):
+    limit = getattr(app, "max_body_size", None)
+    if message.get("more_body", False) or (limit is not None and len(first) > limit):
+        # streamed (also a body over the app's max_body_size: reading it answers 413, as the server does)
         request = make(app, scope, None, peer)
-        request._stream = ASGIBody(receive, bytes(first), peer)
+        request._stream = body = ASGIBody(receive, bytes(first), peer, limit)
+        body.done = not message.get("more_body", False)
     else:
         request = make(app, scope, bytes(first), peer)
     return request, peer

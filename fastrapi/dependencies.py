@@ -180,7 +180,7 @@ class Plan:
 
     __slots__ = ("params", "body_params", "form_params", "request_names", "websocket_name", "needs_query",
                  "needs_headers", "needs_cookies", "embed_body", "deps", "background_names", "response_names",
-                 "runs")
+                 "runs", "form_keys")
 
     def __init__(self) -> None:
         self.params: list[Param] = []
@@ -199,6 +199,8 @@ class Plan:
         self.response_names: list[str] = []
         #: ``deps`` grouped into runs of consecutive thread-runnable ones (built on first use: see ``_dep_runs``)
         self.runs: list[tuple[bool, list[tuple[str | None, Dependant]]]] | None = None
+        #: ``reject_unknown_multipart_fields``: the multipart fields the route declares (None: any field)
+        self.form_keys: frozenset[str] | None = None
 
     @property
     def empty(self) -> bool:
@@ -491,6 +493,11 @@ async def load_body(plan: Plan, request: Any) -> None:
             raise
         except Exception as exc:  # FastAPI's answer to a body it cannot parse
             raise HTTPException(400, "There was an error parsing the body") from exc
+        keys = plan.form_keys
+        if keys is not None and request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+            for key in form.keys():
+                if key not in keys:
+                    raise HTTPException(400, f'Unknown multipart field "{key}"')
         for p in plan.form_params:
             if p.wants_bytes:
                 for value in form.getlist(p.key):
@@ -555,13 +562,16 @@ def _solve_form_model(p: Param, form: Any, kwargs: dict[str, Any], errors: list[
 class SolveContext:
     """What one request's dependency solving shares: the value cache, the exit stack, the overrides."""
 
-    __slots__ = ("cache", "stack", "overrides", "path_param_names")
+    __slots__ = ("cache", "stack", "overrides", "path_param_names", "inline_sync")
 
-    def __init__(self, stack: Any, overrides: dict[Any, Any] | None, path_param_names: set[str]) -> None:
+    def __init__(self, stack: Any, overrides: dict[Any, Any] | None, path_param_names: set[str],
+                 inline_sync: bool = False) -> None:
         self.cache: dict[Any, Any] = {}
         self.stack = stack
         self.overrides = overrides or None
         self.path_param_names = path_param_names
+        #: ``sync_to_threadpool=False``: sync dependencies are called on the event loop, not in the pool
+        self.inline_sync = inline_sync
 
 
 async def solve_async(plan: Plan, request: Any, ctx: SolveContext) -> dict[str, Any]:
@@ -585,7 +595,10 @@ async def _solve_collect(plan: Plan, request: Any, ctx: SolveContext, kwargs: di
             runs = plan.runs = _dep_runs(plan)
         for threaded, items in runs:
             if threaded:
-                run_errors = await _resolve_in_thread(items, request, ctx, kwargs)
+                if ctx.inline_sync:
+                    run_errors = _resolve_here(items, request, ctx, kwargs)
+                else:
+                    run_errors = await _resolve_in_thread(items, request, ctx, kwargs)
                 if run_errors:
                     errors = (errors or []) + run_errors
                 continue
@@ -645,6 +658,18 @@ async def _resolve_in_thread(items: list[tuple[str | None, "Dependant"]], reques
                 return await run_in_threadpool(exits.__exit__, exc_type, exc, tb)
 
             ctx.stack.push_async_exit(_exit)
+
+
+def _resolve_here(items: list[tuple[str | None, "Dependant"]], request: Any, ctx: SolveContext,
+                  kwargs: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """``_resolve_in_thread`` on the event loop itself (``sync_to_threadpool=False``)."""
+    exits = ExitStack()
+    entered: list[bool] = []
+    try:
+        return _run_sync(items, request, ctx, kwargs, exits, entered)
+    finally:
+        if entered:
+            ctx.stack.push(exits)
 
 
 def _run_sync(items: list[tuple[str | None, "Dependant"]], request: Any, ctx: SolveContext, kwargs: dict[str, Any],
@@ -716,9 +741,11 @@ async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any
     if kind == _CORO:
         value = await call(**sub_kwargs)
     elif kind == _SYNC:
-        value = await run_in_threadpool(call, **sub_kwargs)
+        value = call(**sub_kwargs) if ctx.inline_sync else await run_in_threadpool(call, **sub_kwargs)
     elif kind == _ASYNC_GEN:
         value = await ctx.stack.enter_async_context(dep.factory(**sub_kwargs))
+    elif ctx.inline_sync:
+        value = ctx.stack.enter_context(dep.factory(**sub_kwargs))
     else:
         cm = dep.factory(**sub_kwargs)
         value = await run_in_threadpool(cm.__enter__)

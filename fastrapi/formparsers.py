@@ -25,9 +25,11 @@ SPOOL_MAX_SIZE = 1024 * 1024
 class MultiPartException(Exception):
     """A form body that cannot be parsed or breaks a limit; ``message`` says which, for the 400 answer."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, status_code: int = 400) -> None:
         super().__init__(message)
         self.message = message
+        #: 400 (Starlette's, for a broken form or its limits), 413 for the app's size limits
+        self.status_code = status_code
 
 
 def _decode(raw: bytes | bytearray, charset: str) -> str:
@@ -43,18 +45,30 @@ async def parse_form(
     *,
     max_files: int | float = 1000,
     max_fields: int | float = 1000,
-    max_part_size: int = 1024 * 1024,
+    max_part_size: int | float = 1024 * 1024,
+    part_status: int = 400,
+    max_file_size: int | None = None,
 ) -> FormData:
-    """The form in a request body, by its content type; any other content type gives an empty form."""
+    """The form in a request body, by its content type; any other content type gives an empty form.
+
+    ``max_part_size`` bounds each field (``part_status``: the status of its error), ``max_file_size`` each
+    uploaded file (413)."""
     content_type, params = parse_options_header(headers.get("content-type", ""))
     if content_type == b"multipart/form-data":
-        return await _MultipartParser(params, max_files, max_fields, max_part_size).parse(stream)
+        return await _MultipartParser(params, max_files, max_fields, max_part_size, part_status,
+                                      max_file_size).parse(stream)
     if content_type == b"application/x-www-form-urlencoded":
-        return await _parse_urlencoded(stream, max_fields, max_part_size)
+        return await _parse_urlencoded(stream, max_fields, max_part_size, part_status)
     return FormData()
 
 
-async def _parse_urlencoded(stream: AsyncIterator[bytes], max_fields: int | float, max_part_size: int) -> FormData:
+def _size_text(size: int | float, status: int) -> str:
+    """A limit in an error message: Starlette's ``1024KB`` for its own limits (400), bytes for the app's (413)."""
+    return f"{int(size / 1024)}KB" if status == 400 else f"{size} bytes"
+
+
+async def _parse_urlencoded(stream: AsyncIterator[bytes], max_fields: int | float, max_part_size: int | float,
+                            part_status: int = 400) -> FormData:
     items: list[tuple[str, Any]] = []
     name = bytearray()
     value = bytearray()
@@ -70,10 +84,12 @@ async def _parse_urlencoded(stream: AsyncIterator[bytes], max_fields: int | floa
         nonlocal size
         size += n
         if size > max_part_size:
-            raise MultiPartException(f"Field exceeded maximum size of {int(max_part_size / 1024)}KB.")
+            raise MultiPartException(f"Field exceeded maximum size of {_size_text(max_part_size, part_status)}.",
+                                     part_status)
 
     def on_field_name(data: bytes, start: int, end: int) -> None:
-        grow(end - start)
+        if part_status == 400:  # Starlette counts the name too; the app's max_field_size bounds the value
+            grow(end - start)
         name.extend(data[start:end])
 
     def on_field_data(data: bytes, start: int, end: int) -> None:
@@ -97,9 +113,10 @@ async def _parse_urlencoded(stream: AsyncIterator[bytes], max_fields: int | floa
 
 
 class _Part:
-    __slots__ = ("name", "disposition", "headers", "data", "file")
+    __slots__ = ("name", "disposition", "headers", "data", "file", "size")
 
     def __init__(self) -> None:
+        self.size = 0
         self.name = ""
         self.disposition = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -111,7 +128,9 @@ class _MultipartParser:
     """One multipart body: parts become fields (str) or UploadFiles, in the order they came."""
 
     def __init__(self, params: dict[bytes, bytes], max_files: int | float, max_fields: int | float,
-                 max_part_size: int) -> None:
+                 max_part_size: int | float, part_status: int = 400, max_file_size: int | None = None) -> None:
+        self.part_status = part_status
+        self.max_file_size = max_file_size
         self.params = params
         self.max_files = max_files
         self.max_fields = max_fields
@@ -169,9 +188,15 @@ class _MultipartParser:
         part = self.part
         if part.file is None:
             if len(part.data) + end - start > self.max_part_size:
-                raise MultiPartException(f"Part exceeded maximum size of {int(self.max_part_size / 1024)}KB.")
+                raise MultiPartException(
+                    f"Part exceeded maximum size of {_size_text(self.max_part_size, self.part_status)}.",
+                    self.part_status)
             part.data.extend(data[start:end])
         else:
+            part.size += end - start
+            limit = self.max_file_size
+            if limit is not None and part.size > limit:
+                raise MultiPartException(f"File exceeded maximum size of {_size_text(limit, 413)}.", 413)
             self.pending.append((part.file, data[start:end]))
 
     def on_part_end(self) -> None:

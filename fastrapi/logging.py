@@ -100,6 +100,9 @@ class AccessFormatter(DefaultFormatter):
             except ValueError:
                 phrase = ""
             status = f"{status_code} {phrase}".rstrip()
+            request_id = record.__dict__.get("request_id")  # FastrAPI(request_id_header=...)
+            if request_id:
+                status = f"{status} [{request_id}]"
             line = f"{method} {full_path} HTTP/{http_version}"
             if self.use_colors:
                 line = f"\x1b[1m{line}{_RESET}"

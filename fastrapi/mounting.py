@@ -100,6 +100,7 @@ class Mount(BaseRoute):
     implicit_head = False
     call_inline = None
     call_fast = None
+    stored = None
     include_in_schema = False
 
     def __init__(self, path: str, app: Any = None, routes: Sequence[BaseRoute] | None = None,

@@ -165,9 +165,10 @@ class Request:
         yield b""
 
     def form(self, *, max_files: int | float = 1000, max_fields: int | float = 1000,
-             max_part_size: int = 1024 * 1024) -> "_FormReader":
+             max_part_size: int | None = None) -> "_FormReader":
         """The parsed form (urlencoded or multipart); ``await request.form()`` or ``async with request.form()
-        as form:`` (which closes its files at the end). Limits and 400 errors as in Starlette."""
+        as form:`` (which closes its files at the end). Limits and 400 errors as in Starlette; without
+        ``max_part_size``, the app's ``max_field_size`` (1 MiB), and its ``max_file_size`` per file (413)."""
         return _FormReader(self, {"max_files": max_files, "max_fields": max_fields, "max_part_size": max_part_size})
 
     async def _get_form(self, limits: dict[str, Any]) -> FormData:
@@ -175,10 +176,17 @@ class Request:
             from .exceptions import HTTPException
             from .formparsers import MultiPartException, parse_form
 
+            limits = dict(limits)
+            app = self.app
+            if limits["max_part_size"] is None:  # the app's field limit (and its status: 413 when set by the user)
+                field = getattr(app, "max_field_size", 1024 * 1024)
+                limits["max_part_size"] = field if field is not None else float("inf")
+                limits["part_status"] = getattr(app, "_field_size_status", 400)
+            limits["max_file_size"] = getattr(app, "max_file_size", None)
             try:
                 self._form = await parse_form(self.headers, self.stream(), **limits)
             except MultiPartException as exc:
-                raise HTTPException(400, exc.message) from None
+                raise HTTPException(exc.status_code, exc.message) from None
         return self._form
 
     async def close(self) -> None:

@@ -208,6 +208,11 @@ class APIRoute(BaseRoute):
         callbacks: list[Any] | None = None,
         openapi_extra: dict[str, Any] | None = None,
         generate_unique_id_function: Any = Default(generate_unique_id),
+        cache_resp: bool = False,
+        rate_limit: int | None = None,
+        sync_to_threadpool: bool = True,
+        request_timeout: float | None = None,
+        reject_unknown_multipart_fields: bool = False,
     ) -> None:
         self.path = path
         self.endpoint = endpoint
@@ -256,10 +261,82 @@ class APIRoute(BaseRoute):
                                                       getattr(dep, "scopes", None))))
         self.response_adapter = _response_adapter(self.response_model)
         self.serialize = self._build_serializer()
-        self.handle = self._build_handle()
-        self.call_inline = self._build_inline()
+        #: False (the original FastrAPI's default): plain ``def`` handlers and dependencies run on the event loop
+        self.sync_to_threadpool = sync_to_threadpool
+        if reject_unknown_multipart_fields:
+            _restrict_form_keys(self.plan)
+        handle = self._build_handle()
+        inline = self._build_inline()
         #: for a handler without parameters: the server's fast path calls this with no Request at all
-        self.call_fast = self._build_fast() if self.call_inline is not None and self.plan.empty else None
+        fast = self._build_fast() if inline is not None and self.plan.empty else None
+        #: the handler's own (handle, call_inline, call_fast); ``_install`` puts the route options around them
+        self._base = (handle, inline, fast)
+        #: ``cache_resp=True``: the response computed once (at startup) and served as stored bytes
+        self.cache_resp = bool(cache_resp)
+        self.stored: Any = None
+        if self.cache_resp:
+            from .response_cache import check_cacheable
+
+            check_cacheable(self)
+        #: ``rate_limit=N``: at most N requests per second per client address (``fastrapi.ratelimit``)
+        self.rate_limit = rate_limit
+        self.rate_limiter: Any = None
+        if rate_limit is not None:
+            from .ratelimit import RateLimiter
+
+            self.rate_limiter = RateLimiter(rate_limit)
+        #: seconds the handling of a request may take before it is cancelled and answered 408
+        self.request_timeout = request_timeout
+        if request_timeout is not None and not request_timeout > 0:
+            raise ValueError(f"request_timeout must be a positive number of seconds, not {request_timeout!r}")
+        self._install()
+
+    def _install(self) -> None:
+        """Set ``handle``/``call_inline``/``call_fast`` from the handler's own ones and the route options
+        (cached response, request timeout, rate limit). Only the options a route has cost it anything."""
+        handle, inline, fast = self._base
+        if self.cache_resp:
+            fast = None  # the server's fast path writes ``stored`` itself
+            stored = self.stored
+            if stored is None:  # not computed yet (an ASGI server without lifespan): on the first request
+                inline = None
+                route = self
+
+                async def handle(request: Any) -> Any:
+                    return (route.stored or await route.fill_cache(request.app)).response()
+            else:
+                respond = stored.response
+
+                async def handle(request: Any) -> Any:
+                    return respond()
+
+                def inline(request: Any) -> Any:
+                    return respond()
+        if self.request_timeout is not None:
+            from .timeouts import with_timeout
+
+            handle = with_timeout(handle, self.request_timeout)
+        limiter = self.rate_limiter
+        if limiter is not None:
+            from .ratelimit import limited
+
+            fast = None  # the fast path has no client address
+            handle, inline = limited(limiter, handle, inline)
+        self.handle = handle
+        self.call_inline = inline
+        self.call_fast = fast
+
+    async def fill_cache(self, app: Any) -> Any:
+        """``cache_resp``: run the handler once and keep its response (startup calls this; else the first
+        request). Returns the ``StoredResponse``."""
+        if self.stored is None:
+            from .response_cache import compute
+
+            stored = await compute(self, app, self._base[0])
+            if self.stored is None:
+                self.stored = stored
+                self._install()
+        return self.stored
 
     def _build_handle(self) -> Callable[[Any], Any]:
         endpoint = self.endpoint
@@ -268,15 +345,16 @@ class APIRoute(BaseRoute):
             getattr(endpoint, "__call__", None)
         )
         serialize = self.serialize
+        run_sync = run_in_threadpool if self.sync_to_threadpool else _call_here
         if plan.has_deps:
-            return self._build_handle_with_deps(is_async, serialize)
+            return self._build_handle_with_deps(is_async, serialize, run_sync)
         if plan.empty:
             if is_async:
                 async def handle(request: Any) -> Any:
                     return serialize(await endpoint())
             else:
                 async def handle(request: Any) -> Any:
-                    return serialize(await run_in_threadpool(endpoint))
+                    return serialize(await run_sync(endpoint))
         elif plan.form_params or plan.body_params:
             form = bool(plan.form_params)
 
@@ -286,17 +364,18 @@ class APIRoute(BaseRoute):
                 kwargs = solve(plan, request)
                 if is_async:
                     return serialize(await endpoint(**kwargs))
-                return serialize(await run_in_threadpool(functools.partial(endpoint, **kwargs)))
+                return serialize(await run_sync(functools.partial(endpoint, **kwargs)))
         elif is_async:
             async def handle(request: Any) -> Any:
                 return serialize(await endpoint(**solve(plan, request)))
         else:
             async def handle(request: Any) -> Any:
                 kwargs = solve(plan, request)
-                return serialize(await run_in_threadpool(functools.partial(endpoint, **kwargs)))
+                return serialize(await run_sync(functools.partial(endpoint, **kwargs)))
         return handle
 
-    def _build_handle_with_deps(self, is_async: bool, serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def _build_handle_with_deps(self, is_async: bool, serialize: Callable[[Any], Any],
+                                run_sync: Callable[..., Any]) -> Callable[[Any], Any]:
         """``handle`` for a route with ``Depends``: teardown of ``yield`` dependencies runs after the response.
 
         If the handler (or a dependency) raises, the ``yield`` dependencies see the exception at once,
@@ -305,18 +384,19 @@ class APIRoute(BaseRoute):
         endpoint = self.endpoint
         plan = self.plan
         path_params = set(self.convertors)
+        inline_sync = not self.sync_to_threadpool
 
         async def handle(request: Any) -> Any:
             stack = AsyncExitStack()
             await stack.__aenter__()
             try:
                 app = request.app
-                ctx = SolveContext(stack, getattr(app, "dependency_overrides", None), path_params)
+                ctx = SolveContext(stack, getattr(app, "dependency_overrides", None), path_params, inline_sync)
                 kwargs = await solve_async(plan, request, ctx)
                 if is_async:
                     result = await endpoint(**kwargs)
                 else:
-                    result = await run_in_threadpool(functools.partial(endpoint, **kwargs))
+                    result = await run_sync(functools.partial(endpoint, **kwargs))
                 response = serialize(result)
             except BaseException as exc:
                 await stack.__aexit__(type(exc), exc, exc.__traceback__)
@@ -345,13 +425,19 @@ class APIRoute(BaseRoute):
         Task would; only ``asyncio.current_task()`` differs (None inside such a handler).
         """
         endpoint = self.endpoint
-        if self.plan.has_deps or self.plan.form_params or not (
-            inspect.iscoroutinefunction(endpoint) and never_suspends(endpoint)
-        ):
+        if self.plan.has_deps or self.plan.form_params:
             return None
         plan = self.plan
         serialize = self.serialize
         empty = plan.empty
+        if self._sync_here:
+            # sync_to_threadpool=False: a plain ``def`` handler runs on the loop, so it is called right here
+            def call_sync(request: Any) -> Any:
+                return serialize(endpoint() if empty else endpoint(**solve(plan, request)))
+
+            return call_sync
+        if not (inspect.iscoroutinefunction(endpoint) and never_suspends(endpoint)):
+            return None
 
         def call_inline(request: Any) -> Any:
             coro = endpoint() if empty else endpoint(**solve(plan, request))
@@ -375,6 +461,17 @@ class APIRoute(BaseRoute):
         # A route that declares nothing about its response: a dict result is encoded right here.
         plain = self.response_adapter is None and self._custom_class is None and self.status_code in (None, 200)
         dumps = orjson.dumps
+        if self._sync_here:
+            def call_fast_sync() -> Any:
+                result = endpoint()
+                if plain and type(result) is dict:
+                    try:
+                        return dumps(result, default=_json_default)
+                    except TypeError:
+                        return _to_json(result)
+                return serialize(result)
+
+            return call_fast_sync
 
         def call_fast() -> Any:
             coro = endpoint()
@@ -392,6 +489,14 @@ class APIRoute(BaseRoute):
             raise RuntimeError(f"{endpoint.__qualname__} suspended although its code has no await")
 
         return call_fast
+
+    @property
+    def _sync_here(self) -> bool:
+        """A plain ``def`` handler that runs on the event loop (``sync_to_threadpool=False``)."""
+        endpoint = self.endpoint
+        return not self.sync_to_threadpool and not (
+            inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(getattr(endpoint, "__call__", None))
+        )
 
     @property
     def _custom_class(self) -> type[Response] | None:
@@ -518,6 +623,34 @@ class APIRoute(BaseRoute):
         return f"APIRoute(path={self.path!r}, methods={self.methods!r}, name={self.name!r})"
 
 
+async def _call_here(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``run_in_threadpool``'s signature, calling on the event loop (``sync_to_threadpool=False``)."""
+    return func(*args, **kwargs)
+
+
+def _restrict_form_keys(plan: Plan) -> None:
+    """``reject_unknown_multipart_fields``: the form fields the route's parameters (its dependencies'
+    included) declare, set on each plan that parses the form; any other field is answered 400."""
+    plans: list[Plan] = []
+
+    def walk(p: Plan) -> None:
+        plans.append(p)
+        for _, dep in p.deps:
+            walk(dep.plan)
+
+    walk(plan)
+    keys: set[str] = set()
+    for p in plans:
+        for param in p.form_params:
+            keys.add(param.key)
+            if param.form_model:
+                keys.update(f.alias or n for n, f in param.annotation.model_fields.items())
+    if keys:
+        frozen = frozenset(keys)
+        for p in plans:
+            p.form_keys = frozen
+
+
 def _endpoint_name(endpoint: Callable[..., Any]) -> str:
     """Starlette's default route name: the function's ``__name__``, else its class name."""
     return getattr(endpoint, "__name__", type(endpoint).__name__)
@@ -612,9 +745,15 @@ class RouteDecorators:
         callbacks: list[Any] | None = None,
         openapi_extra: dict[str, Any] | None = None,
         generate_unique_id_function: Any = Default(generate_unique_id),
+        cache_resp: bool = False,
+        rate_limit: int | None = None,
     ) -> Any:
         """Add a route for ``endpoint`` at this level's prefix + ``path``; this level's tags, dependencies,
-        responses, default response class... are combined with the route's as in FastAPI."""
+        responses, default response class... are combined with the route's as in FastAPI.
+
+        The original FastrAPI's route options: ``cache_resp=True`` computes the response once at startup and
+        serves it as stored bytes (``fastrapi.response_cache``); ``rate_limit=N`` allows N requests per second
+        per client address, then 429 (``fastrapi.ratelimit``)."""
         if response_class is None:
             response_class = Default(JSONResponse)
         options = {
@@ -644,6 +783,12 @@ class RouteDecorators:
                 generate_unique_id_function, self.generate_unique_id_function
             ),
         }
+        if cache_resp:
+            options["cache_resp"] = True
+        if rate_limit is not None:
+            if isinstance(rate_limit, bool) or not isinstance(rate_limit, int) or rate_limit < 1:
+                raise ValueError(f"rate_limit must be a positive number of requests per second, not {rate_limit!r}")
+            options["rate_limit"] = rate_limit
         return self._register_route(self.prefix + path, endpoint, options)
 
     def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None, *,
@@ -834,6 +979,7 @@ class _SlashRedirect:
     """What ``Router.match`` gives for a path that only exists with (or without) a trailing slash."""
 
     call_fast = None
+    stored = None
     call_inline = staticmethod(_redirect_with_slash)
 
     @staticmethod
@@ -894,11 +1040,17 @@ class Router:
         if not path.isascii() or "%" in path or "?" in path:
             return
         raw = path.encode("ascii")
-        entries = {m.encode(): r for m, r in self.static[path].items() if r.call_fast is not None}
+        entries = {m.encode(): r for m, r in self.static[path].items()
+                   if r.call_fast is not None or (r.stored is not None and r.rate_limiter is None)}
         if entries:
             self.fast[raw] = entries
         else:
             self.fast.pop(raw, None)
+
+    def reindex(self, route: APIRoute) -> None:
+        """After a route's fast-path eligibility changed (its ``cache_resp`` response was computed)."""
+        if route.regex is None and self.static.get(route.path, {}).get(route.methods[0]) is route:
+            self._index_fast(route.path)
 
     def match(self, method: str, path: str, _miss: bool = True) -> tuple[Any, dict[str, Any] | None, list[str] | None]:
         """(route, path_params, None) on a match; (None, None, allowed) for 405; (None, None, None) for 404.

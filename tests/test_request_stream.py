@@ -220,7 +220,7 @@ def app_events():
 
 @pytest.fixture
 def srv(serve, app_events):
-    return serve(make_app(app_events))
+    return serve(make_app(app_events), max_body_size=64 * MiB)  # bodies past the app's 16 MiB default
 
 
 # ----------------------------------------------------------------------------------------- tests

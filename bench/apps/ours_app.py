@@ -22,6 +22,12 @@ async def hello():
     return {"Hello": "World"}
 
 
+@app.get("/cached", cache_resp=True)
+def cached():
+    """Computed once at startup; each request is answered from the stored bytes (get-cached scenario)."""
+    return {"Hello": "World"}
+
+
 @app.get("/items/{item_id}")
 async def read_item(item_id: int):
     return {"item_id": item_id}

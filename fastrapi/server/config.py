@@ -15,8 +15,8 @@ class ServerConfig:
 
     #: bytes of request line + headers before 431 (414 for the URL alone)
     max_header_size: int = 32 * 1024
-    #: bytes of request body before 413
-    max_body_size: int = 64 * 1024 * 1024
+    #: bytes of request body before 413; None: the app's ``FastrAPI(max_body_size=...)`` (16 MiB by default)
+    max_body_size: int | None = None
     #: seconds an idle keep-alive connection is kept open
     keep_alive_timeout: float = 5.0
     #: seconds a client has to send a whole request head once it started one (slowloris): 408, then close.

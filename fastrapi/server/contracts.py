@@ -22,6 +22,9 @@ class RouteContract(Protocol):
     #: for a static route whose handler takes nothing and never suspends: ``call_fast()`` -> JSON bytes or a
     #: Response, with no Request built (the fast path; else None)
     call_fast: Callable[[], Any] | None
+    #: a ``cache_resp=True`` route's stored response once computed (``head``: status line and headers with
+    #: content-length, ``body``), written by the fast path with the current date; else None
+    stored: Any
 
 
 @runtime_checkable
@@ -46,6 +49,8 @@ class AppContract(Protocol):
 
     router: RouterContract
     exception_handlers: Mapping[Any, Any]
+    #: the request body limit when the server is not given one (``FastrAPI(max_body_size=...)``; None: none)
+    max_body_size: int | None
 
     def lifespan_context(self) -> AsyncContextManager[None]:
         """Startup on enter, shutdown on exit."""

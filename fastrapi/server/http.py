@@ -327,6 +327,15 @@ class HttpProtocol(asyncio.Protocol):
                 route = by_method.get(parser.get_method())
                 if route is not None and not parser.should_upgrade() and parser.get_http_version() == "1.1":
                     keep_alive = parser.should_keep_alive()
+                    stored = route.stored
+                    if stored is not None:  # cache_resp=True: the stored response, with the current date
+                        self.transport.write(b"".join((
+                            stored.head, self.server.date_server, b"\r\n" if keep_alive else _CLOSE_END,
+                            stored.body if parser.get_method() != b"HEAD" else b"",
+                        )))
+                        if not keep_alive:
+                            self.transport.close()
+                        return
                     try:
                         response = copy_context().run(route.call_fast)
                     except Exception as exc:

@@ -43,6 +43,9 @@ class Server:
         #: an already bound listening socket to serve on instead of binding host:port (worker processes)
         self.sock = sock
         self.config = ServerConfig.from_options(options)
+        if self.config.max_body_size is None:  # the app's limit (FastrAPI(max_body_size=...)); None there: none
+            limit = app.max_body_size
+            self.config.max_body_size = sys.maxsize if limit is None else limit
         self.router: RouterContract = app.router
         self.connections: set[Any] = set()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
