@@ -4,6 +4,8 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
+import warnings
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
@@ -78,9 +80,12 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         webhooks: Any = None,
         broadcast: Any = None,
         middleware: Sequence[Any] | None = None,
+        telemetry: Any = None,
         **extra: Any,
     ) -> None:
         self.title = title
+        #: FastAPI's ``telemetry=`` settings (OpenTelemetry there): kept, not acted upon
+        self.telemetry = telemetry
         self.version = version
         self.description = description
         self.debug = debug
@@ -133,6 +138,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     # ------------------------------------------------------------------ lifespan
     def on_event(self, event_type: str) -> Callable[[F], F]:
         """``@app.on_event("startup")`` / ``("shutdown")``: run the function when the server starts / stops."""
+        warnings.warn(_ON_EVENT_DEPRECATED, DeprecationWarning, stacklevel=2)
         if event_type not in ("startup", "shutdown"):
             raise ValueError(f"unknown event {event_type!r}: use 'startup' or 'shutdown'")
 
@@ -275,6 +281,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             if cls is Exception:
                 break
             handler = handlers.get(cls)
+            if handler is None and cls in _STARLETTE_NAMES:  # a handler for Starlette's class takes ours too
+                handler = _starlette_handler(handlers, cls)
             if handler is not None:
                 return handler
             if cls in _DEFAULT_HANDLED:
@@ -465,7 +473,33 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         serve_app(self, host, port, workers=workers, reload=reload, reload_dirs=reload_dirs, **options)
 
 
-FastAPI = FastrAPI
+class FastAPI(FastrAPI):
+    """``from fastrapi import FastAPI``: a ``FastrAPI`` app with FastAPI's defaults (title "FastAPI"), so that a
+    ported app's OpenAPI document and docs pages are the ones FastAPI gives."""
+
+    def __init__(self, *, title: str = "FastAPI", **kwargs: Any) -> None:
+        super().__init__(title=title, **kwargs)
+
+
+_ON_EVENT_DEPRECATED = """
+        on_event is deprecated, use lifespan event handlers instead.
+
+        Read more about it in the
+        [FastAPI docs for Lifespan Events](https://fastapi.tiangolo.com/advanced/events/).
+        """
+
+#: our exception classes Starlette has its own class for: (module, name) of Starlette's
+_STARLETTE_NAMES = {HTTPException: "HTTPException", WebSocketException: "WebSocketException"}
+
+
+def _starlette_handler(handlers: dict[Any, ExceptionHandler], cls: type) -> ExceptionHandler | None:
+    """The handler registered for Starlette's class of the same name as ``cls``, when Starlette is loaded (an
+    app registering one has imported it): FastAPI's exceptions subclass Starlette's, so such a handler takes
+    them there."""
+    module = sys.modules.get("starlette.exceptions")
+    if module is None:
+        return None
+    return handlers.get(getattr(module, _STARLETTE_NAMES[cls], None))
 
 #: exceptions FastAPI answers by default; a user handler for a base class of theirs does not take them
 _DEFAULT_HANDLED = (HTTPException, RequestValidationError, WebSocketRequestValidationError)
