@@ -126,6 +126,15 @@ class ASGIBody:
                 raise ClientDisconnect()
         return None
 
+    async def drain(self) -> None:
+        """Read what is left of the body after the response (the handler did not read it all), as the
+        built-in server discards it: the server's body iterator is run to its end rather than left open."""
+        try:
+            while await self.read() is not None:
+                pass
+        except ClientDisconnect:
+            pass
+
 
 # --------------------------------------------------------------------------------------------- http
 def _apply_root_path(app: Any, scope: Scope) -> None:
@@ -205,6 +214,9 @@ async def serve_http(app: Any, scope: Scope, receive: Receive, send: Send) -> No
         await send_response(app, request, response, scope, receive, send, peer)
     finally:
         await request.close()
+        stream = request._stream
+        if stream is not None and not stream.done and not peer.closed:
+            await stream.drain()
 
 
 async def send_complete(request: Request, response: Any, send: Send) -> None:
@@ -271,6 +283,9 @@ async def send_stream(request: Request, response: StreamingResponse, receive: Re
     if stream is not None and not stream.done:
         await pump  # the handler may still be reading the body: receive() is not ours to call
         return
+    if not _on_asyncio():
+        await pump  # (under trio: the server stops a stream whose client left by failing its sends)
+        return
     pumping = asyncio.ensure_future(pump)
     watching = asyncio.ensure_future(_watch_disconnect(receive, peer))
     try:
@@ -288,6 +303,14 @@ async def send_stream(request: Request, response: StreamingResponse, receive: Re
         await pumping
     except asyncio.CancelledError:
         pass
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _close_opened(opening: "asyncio.Future[tuple[int, Any]]") -> None:

@@ -137,4 +137,16 @@ async def run_in_threadpool(func: Callable[..., T], *args: Any, **kwargs: Any) -
     """Call ``func`` in the worker thread pool, with the caller's context variables."""
     if args or kwargs:
         func = functools.partial(func, *args, **kwargs)
-    return await _pool.submit(asyncio.get_running_loop(), functools.partial(contextvars.copy_context().run, func))
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on asyncio: the app runs as ASGI under trio (anyio's worker threads, then)
+        return await _run_in_anyio_thread(functools.partial(contextvars.copy_context().run, func))
+    return await _pool.submit(loop, functools.partial(contextvars.copy_context().run, func))
+
+
+async def _run_in_anyio_thread(func: Callable[[], T]) -> T:
+    try:
+        import anyio.to_thread
+    except ImportError:  # pragma: no cover - trio apps have anyio through httpx / their ASGI server
+        raise RuntimeError("a sync handler outside asyncio needs the anyio package (pip install anyio)") from None
+    return await anyio.to_thread.run_sync(func)
