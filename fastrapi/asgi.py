@@ -73,12 +73,14 @@ class ASGIAdapter:
 class ScopePeer:
     """Stands in for the transport a ``Request``/``WebSocket`` asks for the peer address and liveness."""
 
-    __slots__ = ("scope", "closed")
+    __slots__ = ("scope", "closed", "complete")
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         #: the client went away (``http.disconnect`` seen, or a send failed)
         self.closed = False
+        #: the last piece of a streamed response has been handed to the server
+        self.complete = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peername":
@@ -243,19 +245,23 @@ async def _send_piece(send: Send, body: bytes, more: bool) -> None:
         raise _Gone() from None
 
 
-async def _pump(iterator: Any, charset: str, send: Send, peer: ScopePeer) -> None:
-    """Send each piece of a StreamingResponse as it comes; stop quietly when the client has gone."""
+async def _pump(iterator: Any, charset: str, send: Send, peer: ScopePeer) -> bool:
+    """Send each piece of a StreamingResponse as it comes; stop quietly when the client has gone. True when
+    the whole response was sent."""
     try:
         async for piece in iterator:
             if peer.closed:
-                return
+                return False
             if isinstance(piece, str):
                 piece = piece.encode(charset)
             if piece:
                 await _send_piece(send, piece, True)
+        peer.complete = True
         await _send_piece(send, b"", False)
+        return True
     except _Gone:
         peer.closed = True
+        return False
     finally:
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
@@ -296,7 +302,12 @@ async def send_stream(request: Request, response: StreamingResponse, receive: Re
         raise
     if pumping.done():
         watching.cancel()
-        pumping.result()
+        if pumping.result():
+            peer.closed = False  # a disconnect once all was sent is the exchange's end: background work runs
+        return
+    if peer.complete:  # the disconnect that ends an exchange whose last piece is being sent
+        await pumping
+        peer.closed = False
         return
     pumping.cancel()  # the client went away: stop producing
     try:

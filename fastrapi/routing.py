@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 import orjson
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter
 
+from .background import Teardown
 from .concurrency import run_in_threadpool
 from .datastructures import Default, DefaultPlaceholder, URLPath
 from .dependencies import (Dependant, Plan, SolveContext, build_plan, load_body, solve, solve_async,
@@ -337,16 +338,7 @@ class APIRoute(BaseRoute):
                 raise
             if type(response) is bytes:  # (``_close_after``, inlined: this is every Depends route's path)
                 response = encoded_json_response(response)
-            earlier = response.background
-
-            async def background() -> None:
-                try:
-                    if earlier is not None:
-                        await earlier()
-                finally:
-                    await stack.aclose()
-
-            response.background = background
+            response.background = Teardown(response.background, stack)
             return response
 
         return handle
@@ -582,16 +574,7 @@ def _close_after(response: Any, stack: AsyncExitStack) -> Any:
     background work it already had)."""
     if type(response) is bytes:
         response = encoded_json_response(response)
-    earlier = response.background
-
-    async def background() -> None:
-        try:
-            if earlier is not None:
-                await earlier()
-        finally:
-            await stack.aclose()
-
-    response.background = background
+    response.background = Teardown(response.background, stack)
     return response
 
 
