@@ -19,25 +19,13 @@ import pytest
 
 from fastrapi.testclient import TestClient as OurClient
 
+from docs_apps import both, docs_app
+
 fastapi = pytest.importorskip("fastapi")
 pytest.importorskip("starlette")
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient as TheirClient
-
-
-def docs_app(source: str, fw: str) -> dict[str, Any]:
-    """Run a docs example written for ``fastapi`` as it is (``fw="fastapi"``) or ported (``fw="fastrapi"``):
-    every ``fastapi`` import switched to ``fastrapi``, nothing else changed. Returns its namespace."""
-    if fw == "fastrapi":
-        source = source.replace("from fastapi", "from fastrapi").replace("import fastapi", "import fastrapi")
-    namespace: dict[str, Any] = {"__name__": f"docs_{fw}"}
-    exec(compile(source, f"<docs example, {fw}>", "exec"), namespace)
-    return namespace
-
-
-def both(source: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    return docs_app(source, "fastapi"), docs_app(source, "fastrapi")
 
 
 # ------------------------------------------------------------------------------------------------ scope
