@@ -520,3 +520,44 @@ def _lifespan_manager(lifespan: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
         return wrapped
     return lifespan
+
+
+#: names ``fastapi.applications`` exports (Starlette's classes, FastAPI's helpers): (module, attribute)
+_LAZY = {
+    "AppBodyLimitMiddleware": ("middleware.bodylimit", "AppBodyLimitMiddleware"),
+    "AsyncExitStackMiddleware": ("middleware.asyncexitstack", "AsyncExitStackMiddleware"),
+    "BaseHTTPMiddleware": ("middleware.base", "BaseHTTPMiddleware"),
+    "Middleware": ("middleware", "Middleware"),
+    "ServerErrorMiddleware": ("middleware.errors", "ServerErrorMiddleware"),
+    "ExceptionMiddleware": ("middleware.errors", "ExceptionMiddleware"),
+    "ExceptionTelemetryMiddleware": ("telemetry", "ExceptionTelemetryMiddleware"),
+    "NativeTelemetry": ("telemetry", "NativeTelemetry"),
+    "TelemetryConfig": ("telemetry", "TelemetryConfig"),
+    "BaseRoute": ("routing", "BaseRoute"),
+    "DefaultPlaceholder": ("datastructures", "DefaultPlaceholder"),
+    "Depends": ("param_functions", "Depends"),
+    "FastAPIDeprecationWarning": ("exceptions", "FastAPIDeprecationWarning"),
+    "HTMLResponse": ("responses", "HTMLResponse"),
+    "Request": ("requests", "Request"),
+    "get_openapi": ("openapi.utils", "get_openapi"),
+    "get_redoc_html": ("openapi.docs", "get_redoc_html"),
+    "get_swagger_ui_html": ("openapi.docs", "get_swagger_ui_html"),
+    "get_swagger_ui_oauth2_redirect_html": ("openapi.docs", "get_swagger_ui_oauth2_redirect_html"),
+    **{name: ("exception_handlers", name) for name in (
+        "http_exception_handler", "request_validation_exception_handler",
+        "websocket_request_validation_exception_handler")},
+    **{name: ("types", name) for name in ("ASGIApp", "AppType", "DecoratedCallable", "IncEx", "Lifespan", "Receive",
+                                          "Scope", "Send")},
+}
+
+#: Starlette's application class: here FastrAPI itself (``isinstance(app, Starlette)`` holds for every app)
+Starlette = FastrAPI
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__package__}.{where[0]}"), where[1])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, ParamSpec
 
 from .concurrency import run_in_threadpool
 
@@ -78,3 +78,8 @@ def chain(first: Callable[[], Any] | None, then: Callable[[], Any]) -> Callable[
             await then()
 
     return both
+
+
+#: FastAPI's names: Starlette's class (here the same one) and the ParamSpec of ``add_task``
+StarletteBackgroundTasks = BackgroundTasks
+P = ParamSpec("P")

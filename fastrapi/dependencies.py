@@ -15,6 +15,7 @@ import enum
 import functools
 import inspect
 import json
+import os
 import types
 import typing
 import uuid
@@ -332,7 +333,7 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
     ``security_scopes`` is what a ``SecurityScopes`` parameter gets, ``sub_scopes`` the scopes the chain passes
     down to ``func``'s own dependencies (both empty for a route's handler).
     """
-    from .requests import Request
+    from .requests import HTTPConnection, Request
     from .security.oauth2 import SecurityScopes
     from .websocket import WebSocket
 
@@ -379,8 +380,8 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
         if annotation is WebSocket or (isinstance(annotation, type) and issubclass(annotation, WebSocket)):
             plan.websocket_name = p.name
             continue
-        if isinstance(annotation, type) and issubclass(annotation, Request):
-            plan.request_names.append(p.name)
+        if isinstance(annotation, type) and (issubclass(annotation, Request) or annotation is HTTPConnection):
+            plan.request_names.append(p.name)  # (Starlette's HTTPConnection: the Request, or the WebSocket)
             continue
         if annotation is Response:
             plan.response_names.append(p.name)
@@ -872,3 +873,8 @@ def _is_json_type(content_type: str) -> bool:
         return False
     sub = main[12:]
     return sub == "json" or sub.endswith("+json")
+
+
+#: FastAPI's ``fastapi.dependencies`` is a package (``.models``, ``.utils``): this module finds those submodules in
+#: ``fastrapi/_dependency_modules/`` (a module with ``__path__`` is a package to the import system)
+__path__ = [os.path.join(os.path.dirname(__file__), "_dependency_modules")]

@@ -51,3 +51,9 @@ def Security(dependency: Any = None, *, scopes: Sequence[str] | None = None, use
              scope: Literal["function", "request"] | None = None) -> Any:
     """A dependency that requires OAuth2 ``scopes``; ``SecurityScopes`` parameters below it receive them."""
     return params.Security(dependency, scopes=scopes, use_cache=use_cache, scope=scope)
+
+
+#: FastAPI's names here: pydantic's "no value" marker and the OpenAPI example type
+from pydantic_core import PydanticUndefined as Undefined  # noqa: E402,F401
+
+from .openapi.models import Example  # noqa: E402,F401

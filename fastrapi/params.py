@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from enum import Enum
 from typing import Any, Callable, Literal, Sequence
 
 from pydantic.fields import FieldInfo
@@ -192,3 +193,18 @@ class Security(Depends):
         name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
         scopes = f", scopes={list(self.scopes)!r}" if self.scopes else ""
         return f"Security({name}{scopes}{'' if self.use_cache else ', use_cache=False'})"
+
+
+class ParamTypes(Enum):
+    """Where a parameter is read from (FastAPI's enum; ``Param.in_`` holds its value)."""
+
+    query = "query"
+    header = "header"
+    path = "path"
+    cookie = "cookie"
+
+
+#: FastAPI's names here: pydantic's "no value" marker, the OpenAPI example type, its deprecation warning
+Undefined = PydanticUndefined
+from .exceptions import FastAPIDeprecationWarning  # noqa: E402,F401
+from .openapi.models import Example  # noqa: E402,F401

@@ -6,11 +6,17 @@ starts once the head is in and reads the body as it arrives through ``stream()``
 """
 from __future__ import annotations
 
+import abc
 from typing import Any, AsyncIterator, Generator
 
 import orjson
 
 from .datastructures import URL, Address, FormData, Headers, QueryParams, State, parse_cookies
+
+
+class HTTPConnection(abc.ABC):
+    """Starlette's base of Request and WebSocket: ``isinstance(x, HTTPConnection)`` holds for both, and a
+    dependency parameter annotated with it gets the request (or the WebSocket)."""
 
 
 class ClientDisconnect(Exception):
@@ -263,6 +269,7 @@ class Request:
 
 
 _UNSET: Any = object()
+HTTPConnection.register(Request)
 
 
 class _FormReader:

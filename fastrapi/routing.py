@@ -1056,10 +1056,52 @@ def never_suspends(func: Callable[..., Any]) -> bool:
     return not any(ins.opname in _SUSPENDING_OPS for ins in dis.get_instructions(code))
 
 
-def __getattr__(name: str) -> Any:
-    """``fastrapi.routing.Mount`` (defined in ``fastrapi.mounting``, which imports this module)."""
-    if name == "Mount":
-        from .mounting import Mount
+#: names ``fastapi.routing`` exports that live in modules importing this one: (module, attribute), loaded on use
+_LAZY = {
+    "Mount": ("mounting", "Mount"),
+    **{name: ("asgi_routing", name) for name in (
+        "APIWebSocketRoute", "Match", "RouteContext", "get_name", "get_request_handler", "get_route_path",
+        "get_websocket_app", "is_async_callable", "iter_route_contexts", "request_response", "run_endpoint_function",
+        "serialize_response", "websocket_session", "wrap_app_handling_exceptions")},
+    **{name: ("middleware.bodylimit", name) for name in (
+        "MAX_BODY_SIZE_SCOPE_KEY", "get_body_limit_error", "get_body_size_limit", "validate_max_body_size",
+        "wrap_app_with_body_limit")},
+    **{name: ("types", name) for name in ("ASGIApp", "AppType", "DecoratedCallable", "IncEx", "Lifespan", "Receive",
+                                          "Scope", "Send")},
+    **{name: ("_dependency_modules.utils", name) for name in (
+        "SolvedDependency", "get_dependant", "get_parameterless_sub_dependant", "get_stream_item_type",
+        "get_typed_return_annotation", "solve_dependencies", "lenient_issubclass")},
+    "ModelField": ("openapi.utils", "ModelField"),
+    "Undefined": ("utils", "Undefined"),
+    "create_model_field": ("utils", "create_model_field"),
+    "is_body_allowed_for_status_code": ("utils", "is_body_allowed_for_status_code"),
+    "jsonable_encoder": ("encoders", "jsonable_encoder"),
+    "EndpointContext": ("exceptions", "EndpointContext"),
+    "HTTPException": ("exceptions", "HTTPException"),
+    "RequestValidationError": ("exceptions", "RequestValidationError"),
+    "WebSocketRequestValidationError": ("exceptions", "WebSocketRequestValidationError"),
+    "get_telemetry_data": ("telemetry", "get_telemetry_data"),
+    "iterate_in_threadpool": ("concurrency", "iterate_in_threadpool"),
+    "URL": ("datastructures", "URL"),
+    "Middleware": ("middleware", "Middleware"),
+    "Request": ("requests", "Request"),
+    "PlainTextResponse": ("responses", "PlainTextResponse"),
+    "StreamingResponse": ("responses", "StreamingResponse"),
+    "StaticFiles": ("staticfiles", "StaticFiles"),
+    "WebSocket": ("websocket", "WebSocket"),
+    **{name: ("sse", name) for name in ("EventSourceResponse", "ServerSentEvent", "format_sse_event",
+                                        "KEEPALIVE_COMMENT")},
+}
 
-        return Mount
+
+def __getattr__(name: str) -> Any:
+    """FastAPI's other names in ``fastapi.routing`` (``Mount``, Starlette's helpers, FastAPI's internals), from
+    the modules that define them (several import this one, hence loaded on first use)."""
+    where = _LAZY.get(name)
+    if where is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__package__}.{where[0]}"), where[1], None)
+        if value is not None:
+            return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

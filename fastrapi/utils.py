@@ -61,3 +61,8 @@ def generate_operation_id_for_path(*, name: str, path: str, method: str) -> str:
                   "and will be removed soon", FastAPIDeprecationWarning, stacklevel=2)
     operation_id = re.sub(r"\W", "_", f"{name}{path}")
     return f"{operation_id}_{method.lower()}"
+
+
+#: FastAPI's other names here: pydantic's "no value" marker and the route class
+Undefined = PydanticUndefined
+from .routing import APIRoute as APIRoute  # noqa: E402

@@ -17,3 +17,9 @@ class AsyncExitStackMiddleware:
         async with AsyncExitStack() as stack:
             scope[self.context_name] = stack
             await self.app(scope, receive, send)
+
+
+from ..types import ASGIApp as ASGIApp  # noqa: E402,F401 (FastAPI's module imports them)
+from ..types import Receive as Receive  # noqa: E402,F401
+from ..types import Scope as Scope  # noqa: E402,F401
+from ..types import Send as Send  # noqa: E402,F401

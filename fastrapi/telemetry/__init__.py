@@ -38,4 +38,24 @@ def get_telemetry_data(context: Any = None) -> TelemetryData | None:
     return None
 
 
+class NativeTelemetry:
+    """FastAPI's in-app OpenTelemetry reporter: never enabled here (see the module's note)."""
+
+    def __init__(self, config: TelemetryConfig | None = None) -> None:
+        self.config = config or {}
+
+    def enabled(self) -> bool:
+        return False
+
+
+class ExceptionTelemetryMiddleware:
+    """FastAPI's middleware recording exceptions to OpenTelemetry: passes requests through unchanged here."""
+
+    def __init__(self, app: Any, **options: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
 __all__ = ["TelemetryConfig", "TelemetryData", "get_telemetry_data"]
