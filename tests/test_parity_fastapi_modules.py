@@ -141,3 +141,57 @@ def test_http_connection_dependency(serve):
         with client.websocket_connect("/ws", headers=headers) as ws:
             ws.send_text("hi")
             assert ws.receive_text() == "probe/1:hi"
+
+
+INTERNALS_APP = '''
+from contextlib import AsyncExitStack
+from typing import Optional
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.utils import get_dependant, solve_dependencies
+from fastapi.routing import serialize_response
+from fastapi.utils import create_model_field
+from pydantic import BaseModel
+
+
+class Out(BaseModel):
+    name: str
+    size: Optional[int] = None
+
+
+def page(limit: int = 10, q: Optional[str] = None):
+    return {"limit": limit, "q": q}
+
+
+def search(p: dict = Depends(page), token: str = "none"):
+    return {**p, "token": token}
+
+
+app = FastAPI()
+
+
+@app.get("/solve")
+async def solve(request: Request):
+    dependant = get_dependant(path="/solve", call=search)
+    async with AsyncExitStack() as stack:
+        request.scope["fastapi_inner_astack"] = stack
+        request.scope["fastapi_function_astack"] = stack
+        solved = await solve_dependencies(request=request, dependant=dependant, async_exit_stack=stack,
+                                          embed_body_fields=False)
+    value = search(**solved.values) if not solved.errors else None
+    field = create_model_field("Response_solve", Out, mode="serialization")
+    out = await serialize_response(field=field, response_content={"name": "n", "size": 3, "x": 1},
+                                   exclude_none=True)
+    return {"value": value, "errors": [e["loc"] for e in solved.errors], "serialized": out}
+'''
+
+
+def test_fastapi_internals_used_by_extensions():
+    """``get_dependant`` + ``solve_dependencies``, ``create_model_field`` + ``serialize_response``, as FastAPI
+    extensions call them from a handler."""
+    theirs, ours = both(INTERNALS_APP)
+    for url in ("/solve?limit=5&token=t", "/solve?limit=x"):
+        a = TheirClient(theirs["app"]).get(url)
+        b = OurClient(ours["app"]).get(url)
+        assert (b.status_code, b.json()) == (a.status_code, a.json()), url
+    assert OurClient(ours["app"]).get("/solve?limit=5").json()["value"] == {"limit": 5, "q": None, "token": "none"}
