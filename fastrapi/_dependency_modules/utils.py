@@ -375,9 +375,16 @@ def request_params_to_args(fields: Sequence[ModelField], received_params: Any
 async def request_body_to_args(body_fields: list[ModelField], received_body: Any, embed_body_fields: bool
                                ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Validate the body ``fields`` from the parsed body: the whole body for a single, not embedded field."""
-    if len(body_fields) == 1 and not embed_body_fields:
-        return _validate_fields(body_fields, {get_validation_alias(body_fields[0]): received_body}, ("body",)) \
-            if received_body is not None else _validate_fields(body_fields, None, ("body",))
+    if len(body_fields) == 1 and not embed_body_fields:  # the whole body is the one field: loc ("body", ...)
+        field = body_fields[0]
+        if received_body is None:
+            if field.field_info.is_required():
+                return {}, [get_missing_field_error(("body",))]
+            return {field.name: field.field_info.get_default(call_default_factory=True)}, []
+        try:
+            return {field.name: field.type_adapter.validate_python(received_body)}, []
+        except ValidationError as exc:
+            return {}, [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
     return _validate_fields(body_fields, received_body, ("body",))
 
 
