@@ -4,6 +4,8 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import sys
+import warnings
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
@@ -127,6 +129,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         trace_requests: bool = False,
         catch_panics: bool = False,
         sync_to_threadpool: bool = True,
+        telemetry: Any = None,
         **extra: Any,
     ) -> None:
         if openapi_prefix:
@@ -172,6 +175,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
                 AppOptionsMiddleware, owner=self, request_id_header=self.request_id_header,
                 powered_by_header=self.powered_by_header, trace_requests=self.trace_requests)
         self.title = title
+        #: FastAPI's ``telemetry=`` settings (OpenTelemetry there): kept, not acted upon
+        self.telemetry = telemetry
         self.version = version
         self.description = description
         self.debug = debug
@@ -229,6 +234,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     # ------------------------------------------------------------------ lifespan
     def on_event(self, event_type: str) -> Callable[[F], F]:
         """``@app.on_event("startup")`` / ``("shutdown")``: run the function when the server starts / stops."""
+        warnings.warn(_ON_EVENT_DEPRECATED, DeprecationWarning, stacklevel=2)
         if event_type not in ("startup", "shutdown"):
             raise ValueError(f"unknown event {event_type!r}: use 'startup' or 'shutdown'")
 
@@ -381,6 +387,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             if cls is Exception:
                 break
             handler = handlers.get(cls)
+            if handler is None and cls in _STARLETTE_NAMES:  # a handler for Starlette's class takes ours too
+                handler = _starlette_handler(handlers, cls)
             if handler is not None:
                 return handler
             if cls in _DEFAULT_HANDLED:
@@ -575,7 +583,33 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         serve_app(self, host, port, workers=workers, reload=reload, reload_dirs=reload_dirs, **options)
 
 
-FastAPI = FastrAPI
+class FastAPI(FastrAPI):
+    """``from fastrapi import FastAPI``: a ``FastrAPI`` app with FastAPI's defaults (title "FastAPI"), so that a
+    ported app's OpenAPI document and docs pages are the ones FastAPI gives."""
+
+    def __init__(self, *, title: str = "FastAPI", **kwargs: Any) -> None:
+        super().__init__(title=title, **kwargs)
+
+
+_ON_EVENT_DEPRECATED = """
+        on_event is deprecated, use lifespan event handlers instead.
+
+        Read more about it in the
+        [FastAPI docs for Lifespan Events](https://fastapi.tiangolo.com/advanced/events/).
+        """
+
+#: our exception classes Starlette has its own class for: (module, name) of Starlette's
+_STARLETTE_NAMES = {HTTPException: "HTTPException", WebSocketException: "WebSocketException"}
+
+
+def _starlette_handler(handlers: dict[Any, ExceptionHandler], cls: type) -> ExceptionHandler | None:
+    """The handler registered for Starlette's class of the same name as ``cls``, when Starlette is loaded (an
+    app registering one has imported it): FastAPI's exceptions subclass Starlette's, so such a handler takes
+    them there."""
+    module = sys.modules.get("starlette.exceptions")
+    if module is None:
+        return None
+    return handlers.get(getattr(module, _STARLETTE_NAMES[cls], None))
 
 #: exceptions FastAPI answers by default; a user handler for a base class of theirs does not take them
 _DEFAULT_HANDLED = (HTTPException, RequestValidationError, WebSocketRequestValidationError)
@@ -596,3 +630,44 @@ def _lifespan_manager(lifespan: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
         return wrapped
     return lifespan
+
+
+#: names ``fastapi.applications`` exports (Starlette's classes, FastAPI's helpers): (module, attribute)
+_LAZY = {
+    "AppBodyLimitMiddleware": ("middleware.bodylimit", "AppBodyLimitMiddleware"),
+    "AsyncExitStackMiddleware": ("middleware.asyncexitstack", "AsyncExitStackMiddleware"),
+    "BaseHTTPMiddleware": ("middleware.base", "BaseHTTPMiddleware"),
+    "Middleware": ("middleware", "Middleware"),
+    "ServerErrorMiddleware": ("middleware.errors", "ServerErrorMiddleware"),
+    "ExceptionMiddleware": ("middleware.errors", "ExceptionMiddleware"),
+    "ExceptionTelemetryMiddleware": ("telemetry", "ExceptionTelemetryMiddleware"),
+    "NativeTelemetry": ("telemetry", "NativeTelemetry"),
+    "TelemetryConfig": ("telemetry", "TelemetryConfig"),
+    "BaseRoute": ("routing", "BaseRoute"),
+    "DefaultPlaceholder": ("datastructures", "DefaultPlaceholder"),
+    "Depends": ("param_functions", "Depends"),
+    "FastAPIDeprecationWarning": ("exceptions", "FastAPIDeprecationWarning"),
+    "HTMLResponse": ("responses", "HTMLResponse"),
+    "Request": ("requests", "Request"),
+    "get_openapi": ("openapi.utils", "get_openapi"),
+    "get_redoc_html": ("openapi.docs", "get_redoc_html"),
+    "get_swagger_ui_html": ("openapi.docs", "get_swagger_ui_html"),
+    "get_swagger_ui_oauth2_redirect_html": ("openapi.docs", "get_swagger_ui_oauth2_redirect_html"),
+    **{name: ("exception_handlers", name) for name in (
+        "http_exception_handler", "request_validation_exception_handler",
+        "websocket_request_validation_exception_handler")},
+    **{name: ("types", name) for name in ("ASGIApp", "AppType", "DecoratedCallable", "IncEx", "Lifespan", "Receive",
+                                          "Scope", "Send")},
+}
+
+#: Starlette's application class: here FastrAPI itself (``isinstance(app, Starlette)`` holds for every app)
+Starlette = FastrAPI
+
+
+def __getattr__(name: str) -> Any:
+    where = _LAZY.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__package__}.{where[0]}"), where[1])

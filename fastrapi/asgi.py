@@ -73,12 +73,14 @@ class ASGIAdapter:
 class ScopePeer:
     """Stands in for the transport a ``Request``/``WebSocket`` asks for the peer address and liveness."""
 
-    __slots__ = ("scope", "closed")
+    __slots__ = ("scope", "closed", "complete")
 
     def __init__(self, scope: Scope) -> None:
         self.scope = scope
         #: the client went away (``http.disconnect`` seen, or a send failed)
         self.closed = False
+        #: the last piece of a streamed response has been handed to the server
+        self.complete = False
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peername":
@@ -136,6 +138,15 @@ class ASGIBody:
                 self.peer.closed = True
                 raise ClientDisconnect()
         return None
+
+    async def drain(self) -> None:
+        """Read what is left of the body after the response (the handler did not read it all), as the
+        built-in server discards it: the server's body iterator is run to its end rather than left open."""
+        try:
+            while await self.read() is not None:
+                pass
+        except ClientDisconnect:
+            pass
 
 
 # --------------------------------------------------------------------------------------------- http
@@ -219,6 +230,9 @@ async def serve_http(app: Any, scope: Scope, receive: Receive, send: Send) -> No
         await send_response(app, request, response, scope, receive, send, peer)
     finally:
         await request.close()
+        stream = request._stream
+        if stream is not None and not stream.done and not peer.closed:
+            await stream.drain()
 
 
 async def send_complete(request: Request, response: Any, send: Send) -> None:
@@ -245,19 +259,23 @@ async def _send_piece(send: Send, body: bytes, more: bool) -> None:
         raise _Gone() from None
 
 
-async def _pump(iterator: Any, charset: str, send: Send, peer: ScopePeer) -> None:
-    """Send each piece of a StreamingResponse as it comes; stop quietly when the client has gone."""
+async def _pump(iterator: Any, charset: str, send: Send, peer: ScopePeer) -> bool:
+    """Send each piece of a StreamingResponse as it comes; stop quietly when the client has gone. True when
+    the whole response was sent."""
     try:
         async for piece in iterator:
             if peer.closed:
-                return
+                return False
             if isinstance(piece, str):
                 piece = piece.encode(charset)
             if piece:
                 await _send_piece(send, piece, True)
+        peer.complete = True
         await _send_piece(send, b"", False)
+        return True
     except _Gone:
         peer.closed = True
+        return False
     finally:
         aclose = getattr(iterator, "aclose", None)
         if aclose is not None:
@@ -285,6 +303,9 @@ async def send_stream(request: Request, response: StreamingResponse, receive: Re
     if stream is not None and not stream.done:
         await pump  # the handler may still be reading the body: receive() is not ours to call
         return
+    if not _on_asyncio():
+        await pump  # (under trio: the server stops a stream whose client left by failing its sends)
+        return
     pumping = asyncio.ensure_future(pump)
     watching = asyncio.ensure_future(_watch_disconnect(receive, peer))
     try:
@@ -295,13 +316,26 @@ async def send_stream(request: Request, response: StreamingResponse, receive: Re
         raise
     if pumping.done():
         watching.cancel()
-        pumping.result()
+        if pumping.result():
+            peer.closed = False  # a disconnect once all was sent is the exchange's end: background work runs
+        return
+    if peer.complete:  # the disconnect that ends an exchange whose last piece is being sent
+        await pumping
+        peer.closed = False
         return
     pumping.cancel()  # the client went away: stop producing
     try:
         await pumping
     except asyncio.CancelledError:
         pass
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _close_opened(opening: "asyncio.Future[tuple[int, Any]]") -> None:

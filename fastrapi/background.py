@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, ParamSpec
 
 from .concurrency import run_in_threadpool
 
@@ -44,10 +44,32 @@ class BackgroundTasks(BackgroundTask):
                 logger.exception("Background task %s failed", getattr(task.func, "__qualname__", task.func))
 
 
+class Teardown:
+    """The background of a response whose route has ``yield`` dependencies: what runs after the response
+    (its own background, then BackgroundTasks), then the exit of the dependencies, last, as in FastAPI."""
+
+    __slots__ = ("before", "stack")
+
+    def __init__(self, before: Callable[[], Any] | None, stack: Any) -> None:
+        self.before = before
+        self.stack = stack
+
+    async def __call__(self) -> None:
+        try:
+            if self.before is not None:
+                await self.before()
+        finally:
+            await self.stack.aclose()
+
+
 def chain(first: Callable[[], Any] | None, then: Callable[[], Any]) -> Callable[[], Any]:
-    """One background callable running ``first`` (if any) and then ``then``."""
+    """One background callable running ``first`` (if any) and then ``then`` (before the teardown of ``yield``
+    dependencies when ``first`` is one)."""
     if first is None:
         return then
+    if type(first) is Teardown:
+        first.before = chain(first.before, then)
+        return first
 
     async def both() -> None:
         try:
@@ -56,3 +78,8 @@ def chain(first: Callable[[], Any] | None, then: Callable[[], Any]) -> Callable[
             await then()
 
     return both
+
+
+#: FastAPI's names: Starlette's class (here the same one) and the ParamSpec of ``add_task``
+StarletteBackgroundTasks = BackgroundTasks
+P = ParamSpec("P")

@@ -234,3 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+#: FastAPI's name for the ``fastapi`` command's entry point
+cli_main = main

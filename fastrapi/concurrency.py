@@ -13,7 +13,8 @@ import functools
 import threading
 from collections import deque
 from queue import SimpleQueue
-from typing import Any, Callable, TypeVar
+from contextlib import AbstractContextManager, asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Iterable, TypeVar
 
 T = TypeVar("T")
 
@@ -137,4 +138,55 @@ async def run_in_threadpool(func: Callable[..., T], *args: Any, **kwargs: Any) -
     """Call ``func`` in the worker thread pool, with the caller's context variables."""
     if args or kwargs:
         func = functools.partial(func, *args, **kwargs)
-    return await _pool.submit(asyncio.get_running_loop(), functools.partial(contextvars.copy_context().run, func))
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on asyncio: the app runs as ASGI under trio (anyio's worker threads, then)
+        return await _run_in_anyio_thread(functools.partial(contextvars.copy_context().run, func))
+    return await _pool.submit(loop, functools.partial(contextvars.copy_context().run, func))
+
+
+async def _run_in_anyio_thread(func: Callable[[], T]) -> T:
+    try:
+        import anyio.to_thread
+    except ImportError:  # pragma: no cover - trio apps have anyio through httpx / their ASGI server
+        raise RuntimeError("a sync handler outside asyncio needs the anyio package (pip install anyio)") from None
+    return await anyio.to_thread.run_sync(func)
+
+
+async def iterate_in_threadpool(iterator: Iterable[T]) -> AsyncIterator[T]:
+    """A sync iterator driven from the thread pool, as an async iterator (Starlette's)."""
+    iterator = iter(iterator)
+    done: Any = object()
+    while True:
+        item = await run_in_threadpool(next, iterator, done)
+        if item is done:
+            return
+        yield item
+
+
+@asynccontextmanager
+async def contextmanager_in_threadpool(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
+    """A sync context manager entered and exited in the thread pool (FastAPI's, for sync ``yield``
+    dependencies); an exception it swallows on exit is swallowed here too."""
+    value = await run_in_threadpool(cm.__enter__)
+    try:
+        yield value
+    except Exception as exc:
+        if not await run_in_threadpool(cm.__exit__, type(exc), exc, exc.__traceback__):
+            raise
+    else:
+        await run_in_threadpool(cm.__exit__, None, None, None)
+
+
+async def run_until_first_complete(*args: tuple[Callable[..., Any], dict[str, Any]]) -> None:
+    """Run ``func(**kwargs)`` for each pair concurrently; when one finishes, cancel the others (Starlette's,
+    deprecated there)."""
+    tasks = [asyncio.ensure_future(func(**kwargs)) for func, kwargs in args]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+    for task in done:
+        task.result()

@@ -1,7 +1,7 @@
 """Request data views: Headers, QueryParams, URL, Address, State, and the parsed form (FormData, UploadFile)."""
 from __future__ import annotations
 
-from typing import Any, BinaryIO, Iterator, Mapping, NamedTuple, Sequence
+from typing import Any, BinaryIO, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 from urllib.parse import parse_qsl, unquote
 
 
@@ -356,3 +356,8 @@ class FormData(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"FormData({self._list!r})"
+
+
+#: FastAPI's names: Starlette's UploadFile (here the same class) and the type variable of ``Default``
+StarletteUploadFile = UploadFile
+DefaultType = TypeVar("DefaultType")

@@ -6,6 +6,8 @@ itself) and which pydantic validator converts it. ``solve`` runs the plan for on
 """
 from __future__ import annotations
 
+import collections
+import collections.abc
 import dataclasses
 import datetime
 import decimal
@@ -13,6 +15,7 @@ import enum
 import functools
 import inspect
 import json
+import os
 import types
 import typing
 import uuid
@@ -29,7 +32,7 @@ from .datastructures import UploadFile
 from .requests import _UNSET as _NO_JSON
 from .requests import ClientDisconnect
 from .responses import Response
-from .exceptions import HTTPException, RequestValidationError
+from .exceptions import DependencyScopeError, HTTPException, RequestValidationError
 from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
 
@@ -42,12 +45,20 @@ _SCALARS = (str, int, float, bool, bytes, uuid.UUID, decimal.Decimal, datetime.d
             datetime.time, datetime.timedelta)
 
 
+#: classes FastAPI takes as a body (or a form), never as a path/query parameter
+_COMPLEX = (BaseModel, collections.abc.Mapping, UploadFile, list, tuple, set, frozenset, collections.deque,
+            collections.abc.Sequence)
+
+
 def _is_scalar(annotation: Any) -> bool:
     """FastAPI's rule: scalars (and Optional/Union/Literal of them) are path/query params, the rest body."""
     if annotation is _EMPTY or annotation is Any:
         return True
     if isinstance(annotation, type):
-        return issubclass(annotation, _SCALARS) or issubclass(annotation, enum.Enum)
+        if issubclass(annotation, _SCALARS) or issubclass(annotation, enum.Enum):
+            return True
+        # FastAPI's rule for other classes (pydantic's HttpUrl, EmailStr...): scalar unless complex
+        return not (issubclass(annotation, _COMPLEX) or dataclasses.is_dataclass(annotation))
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _is_scalar(typing.get_args(annotation)[0])
@@ -217,14 +228,17 @@ class Dependant:
     parameters, and the OAuth2 scopes required from the route down to it (what a ``SecurityScopes`` gets)."""
 
     __slots__ = ("call", "use_cache", "plan", "is_coroutine", "is_async_gen", "is_gen", "scopes", "uses_scopes",
-                 "cache_key", "kind", "simple", "factory")
+                 "cache_key", "kind", "simple", "factory", "scope")
 
     def __init__(self, call: Callable[..., Any], use_cache: bool, path_param_names: set[str],
-                 own_scopes: typing.Sequence[str] | None = None, parent_scopes: typing.Sequence[str] = ()) -> None:
+                 own_scopes: typing.Sequence[str] | None = None, parent_scopes: typing.Sequence[str] = (),
+                 scope: str | None = None) -> None:
         from .security.base import SecurityBase
 
         self.call = call
         self.use_cache = use_cache
+        #: the declared ``Depends(scope=...)``: "function" exits a ``yield`` dependency before the response
+        self.scope = scope
         target = call if inspect.isfunction(call) or inspect.ismethod(call) or inspect.isclass(call) else \
             getattr(call, "__call__", call)
         self.is_async_gen = inspect.isasyncgenfunction(target)
@@ -252,6 +266,19 @@ class Dependant:
         #: its own parameters need no body, form or sub-dependency: solved without awaiting anything
         plan = self.plan
         self.simple = not (plan.deps or plan.form_params or plan.body_params)
+        if (self.is_gen or self.is_async_gen) and (scope or "request") == "request":
+            for _, sub in plan.deps:
+                if sub.scope == "function":
+                    name = getattr(call, "__name__", "<unnamed_callable>")
+                    raise DependencyScopeError(f'The dependency "{name}" has a scope of "request", it cannot '
+                                               'depend on dependencies with scope "function".')
+
+
+def uses_function_scope(plan: Plan) -> bool:
+    """Whether a ``yield`` dependency of ``plan`` (at any depth) has ``scope="function"``: only then does a
+    route keep a second exit stack, closed when the handler returns."""
+    return any((dep.scope == "function" and dep.kind in (_ASYNC_GEN, _GEN)) or uses_function_scope(dep.plan)
+               for _, dep in plan.deps)
 
 
 _ASYNC_GEN, _GEN, _CORO, _SYNC = range(4)
@@ -308,7 +335,7 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
     ``security_scopes`` is what a ``SecurityScopes`` parameter gets, ``sub_scopes`` the scopes the chain passes
     down to ``func``'s own dependencies (both empty for a route's handler).
     """
-    from .requests import Request
+    from .requests import HTTPConnection, Request
     from .security.oauth2 import SecurityScopes
     from .websocket import WebSocket
 
@@ -331,7 +358,7 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
             dep = default if isinstance(default, DependsInfo) else info
             call = dep.dependency if dep.dependency is not None else annotation
             plan.deps.append((p.name, Dependant(call, dep.use_cache, path_param_names, getattr(dep, "scopes", None),
-                                                sub_scopes or ())))
+                                                sub_scopes or (), getattr(dep, "scope", None))))
             continue
         if isinstance(annotation, type) and issubclass(annotation, SecurityScopes):
             plan.deps.append((p.name, _security_scopes_dependant(security_scopes or [])))
@@ -355,8 +382,8 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
         if annotation is WebSocket or (isinstance(annotation, type) and issubclass(annotation, WebSocket)):
             plan.websocket_name = p.name
             continue
-        if isinstance(annotation, type) and issubclass(annotation, Request):
-            plan.request_names.append(p.name)
+        if isinstance(annotation, type) and (issubclass(annotation, Request) or annotation is HTTPConnection):
+            plan.request_names.append(p.name)  # (Starlette's HTTPConnection: the Request, or the WebSocket)
             continue
         if annotation is Response:
             plan.response_names.append(p.name)
@@ -562,16 +589,18 @@ def _solve_form_model(p: Param, form: Any, kwargs: dict[str, Any], errors: list[
 class SolveContext:
     """What one request's dependency solving shares: the value cache, the exit stack, the overrides."""
 
-    __slots__ = ("cache", "stack", "overrides", "path_param_names", "inline_sync")
+    __slots__ = ("cache", "stack", "overrides", "path_param_names", "inline_sync", "function_stack")
 
     def __init__(self, stack: Any, overrides: dict[Any, Any] | None, path_param_names: set[str],
-                 inline_sync: bool = False) -> None:
+                 inline_sync: bool = False, function_stack: Any = None) -> None:
         self.cache: dict[Any, Any] = {}
         self.stack = stack
         self.overrides = overrides or None
         self.path_param_names = path_param_names
         #: ``sync_to_threadpool=False``: sync dependencies are called on the event loop, not in the pool
         self.inline_sync = inline_sync
+        #: where ``scope="function"`` yield dependencies are entered (closed when the handler returns)
+        self.function_stack = function_stack
 
 
 async def solve_async(plan: Plan, request: Any, ctx: SolveContext) -> dict[str, Any]:
@@ -622,7 +651,7 @@ def _thread_runnable(dep: Dependant) -> bool:
     """A sync function/class/generator dependency whose own dependencies are too, reading no body."""
     plan = dep.plan
     return dep.kind in (_SYNC, _GEN) and not (plan.form_params or plan.body_params) and \
-        all(_thread_runnable(d) for _, d in plan.deps)
+        not (dep.kind == _GEN and dep.scope == "function") and all(_thread_runnable(d) for _, d in plan.deps)
 
 
 def _dep_runs(plan: Plan) -> list[tuple[bool, list[tuple[str | None, "Dependant"]]]]:
@@ -724,6 +753,8 @@ def _override_dependant(call: Callable[..., Any], use_cache: bool, path_param_na
 async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any, list[dict[str, Any]] | None]:
     call = dep.call
     key = dep.cache_key  # the replaced dependency's key, as in FastAPI
+    # the replaced dependency's scope too
+    stack = ctx.function_stack if dep.scope == "function" and ctx.function_stack is not None else ctx.stack
     if ctx.overrides is not None and call in ctx.overrides:
         call = ctx.overrides[call]
         dep = _override_dependant(call, dep.use_cache, ctx.path_param_names, dep.scopes)
@@ -743,9 +774,9 @@ async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any
     elif kind == _SYNC:
         value = call(**sub_kwargs) if ctx.inline_sync else await run_in_threadpool(call, **sub_kwargs)
     elif kind == _ASYNC_GEN:
-        value = await ctx.stack.enter_async_context(dep.factory(**sub_kwargs))
+        value = await stack.enter_async_context(dep.factory(**sub_kwargs))
     elif ctx.inline_sync:
-        value = ctx.stack.enter_context(dep.factory(**sub_kwargs))
+        value = stack.enter_context(dep.factory(**sub_kwargs))
     else:
         cm = dep.factory(**sub_kwargs)
         value = await run_in_threadpool(cm.__enter__)
@@ -753,7 +784,7 @@ async def _resolve(dep: Dependant, request: Any, ctx: SolveContext) -> tuple[Any
         async def _exit(exc_type: Any, exc: Any, tb: Any) -> Any:
             return await run_in_threadpool(cm.__exit__, exc_type, exc, tb)
 
-        ctx.stack.push_async_exit(_exit)
+        stack.push_async_exit(_exit)
     if key not in ctx.cache:  # as in FastAPI, even a use_cache=False value serves later cached uses
         ctx.cache[key] = value
     return value, None
@@ -868,3 +899,8 @@ def _is_json_type(content_type: str) -> bool:
         return False
     sub = main[12:]
     return sub == "json" or sub.endswith("+json")
+
+
+#: FastAPI's ``fastapi.dependencies`` is a package (``.models``, ``.utils``): this module finds those submodules in
+#: ``fastrapi/_dependency_modules/`` (a module with ``__path__`` is a package to the import system)
+__path__ = [os.path.join(os.path.dirname(__file__), "_dependency_modules")]

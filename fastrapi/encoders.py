@@ -25,7 +25,7 @@ from pydantic.types import SecretBytes, SecretStr
 from pydantic_core import PydanticUndefinedType, Url
 
 from .datastructures import UploadFile
-from .exceptions import FastAPIError
+from .exceptions import FastAPIError, PydanticV1NotSupportedError  # noqa: F401 (FastAPI exports both here)
 
 try:  # deprecated in pydantic v2 but still encoded by FastAPI
     from pydantic.color import Color
@@ -46,8 +46,10 @@ except ImportError:
 IncEx = Union[Set[int], Set[str], Mapping[int, Union["IncEx", bool]], Mapping[str, Union["IncEx", bool]]]
 
 
-class PydanticV1NotSupportedError(FastAPIError):
-    """A ``pydantic.v1`` model was given: FastAPI (and FastrAPI) support pydantic v2 models only."""
+def is_pydantic_v1_model_instance(obj: Any) -> bool:
+    """Whether ``obj`` is a ``pydantic.v1`` model (not supported: FastAPI's check, only when v1 is loaded)."""
+    v1 = sys.modules.get("pydantic.v1")
+    return v1 is not None and isinstance(obj, v1.BaseModel)
 
 
 def isoformat(o: datetime.date | datetime.time) -> str:
@@ -227,8 +229,7 @@ def _table_lookup(obj: Any) -> Any:
 def _as_mapping(obj: Any) -> Any:
     """``dict(obj)``, else ``vars(obj)`` (our ``__slots__`` UploadFile read as Starlette's would be); raises
     FastAPI's ``ValueError([errors])`` when neither works, and its error for pydantic.v1 models."""
-    v1 = sys.modules.get("pydantic.v1")
-    if v1 is not None and isinstance(obj, v1.BaseModel):
+    if is_pydantic_v1_model_instance(obj):
         raise PydanticV1NotSupportedError(
             f"pydantic.v1 models are no longer supported by FastAPI. Please update the model {obj!r}.")
     try:

@@ -2,7 +2,18 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence, TypedDict
+
+from pydantic import BaseModel, create_model
+
+
+class EndpointContext(TypedDict, total=False):
+    """Where an endpoint is defined (FastAPI's): added to the ``str()`` of validation errors."""
+
+    function: str
+    path: str
+    file: str
+    line: int
 
 
 class HTTPException(Exception):
@@ -125,3 +136,26 @@ class NoMatchFound(Exception):
 
 class FastAPIError(RuntimeError):
     """A usage error FastAPI reports under this name (e.g. an empty prefix and an empty path together)."""
+
+
+class DependencyScopeError(FastAPIError):
+    """A dependency declared that it depends on another dependency with a narrower scope (a ``"request"``
+    scoped ``yield`` dependency on a ``scope="function"`` one)."""
+
+
+class PydanticV1NotSupportedError(FastAPIError):
+    """A ``pydantic.v1`` model is used: not supported (as in FastAPI)."""
+
+
+class FastAPIDeprecationWarning(UserWarning):
+    """FastAPI's deprecation warning (a UserWarning, so that it is shown by default)."""
+
+
+#: the pydantic models FastAPI names the request / WebSocket in validation errors
+RequestErrorModel: type[BaseModel] = create_model("Request")
+WebSocketErrorModel: type[BaseModel] = create_model("WebSocket")
+
+#: FastAPI's names for Starlette's exception classes: here, HTTPException and WebSocketException are the base
+#: classes themselves (a handler registered for Starlette's own class also takes ours: see ``FastrAPI``)
+StarletteHTTPException = HTTPException
+StarletteWebSocketException = WebSocketException

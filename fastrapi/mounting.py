@@ -67,9 +67,9 @@ class MountedRequest(Request):
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         return self._url_app.url_path_for(name, **path_params).make_absolute_url(self.base_url)
 
-    @property
-    def scope(self) -> dict[str, Any]:
-        scope = super().scope
+    def _make_scope(self) -> dict[str, Any]:
+        origin = getattr(self._transport, "scope", None)  # a copy: the outer request's scope stays as it is
+        scope = self._fill_scope(dict(origin) if isinstance(origin, dict) else {})
         scope["path"] = self._full_path
         scope["root_path"] = self._mount_root
         scope["app_root_path"] = self._app_root

@@ -5,7 +5,7 @@ as in FastAPI. Without a default (``Query()``) the parameter is required.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 from . import params
 
@@ -40,11 +40,20 @@ def File(default: Any = ..., **kwargs: Any) -> Any:  # noqa: N802
     return params.File(default, **kwargs)
 
 
-def Depends(dependency: Any = None, *, use_cache: bool = True) -> Any:  # noqa: N802
-    """Declare a dependency: the parameter gets what ``dependency`` returns (or yields) for this request."""
-    return params.Depends(dependency, use_cache=use_cache)
+def Depends(dependency: Any = None, *, use_cache: bool = True,  # noqa: N802
+            scope: Literal["function", "request"] | None = None) -> Any:
+    """Declare a dependency: the parameter gets what ``dependency`` returns (or yields) for this request.
+    ``scope="function"``: a ``yield`` dependency's exit code runs before the response is sent."""
+    return params.Depends(dependency, use_cache=use_cache, scope=scope)
 
 
-def Security(dependency: Any = None, *, scopes: Sequence[str] | None = None, use_cache: bool = True) -> Any:  # noqa: N802
+def Security(dependency: Any = None, *, scopes: Sequence[str] | None = None, use_cache: bool = True,  # noqa: N802
+             scope: Literal["function", "request"] | None = None) -> Any:
     """A dependency that requires OAuth2 ``scopes``; ``SecurityScopes`` parameters below it receive them."""
-    return params.Security(dependency, scopes=scopes, use_cache=use_cache)
+    return params.Security(dependency, scopes=scopes, use_cache=use_cache, scope=scope)
+
+
+#: FastAPI's names here: pydantic's "no value" marker and the OpenAPI example type
+from pydantic_core import PydanticUndefined as Undefined  # noqa: E402,F401
+
+from .openapi.models import Example  # noqa: E402,F401

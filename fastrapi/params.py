@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from enum import Enum
 from typing import Any, Callable, Literal, Sequence
 
 from pydantic.fields import FieldInfo
@@ -158,15 +159,23 @@ class Depends:
 
     The callable's own parameters are solved the same way (query, headers, other dependencies...). Within one
     request its value is computed once and shared, unless ``use_cache=False``.
+
+    ``scope`` (FastAPI's, for ``yield`` dependencies): ``"request"`` (the default) runs the code after ``yield``
+    once the response is sent; ``"function"`` runs it when the handler returns, before the response is sent.
     """
 
-    def __init__(self, dependency: Any = None, *, use_cache: bool = True) -> None:
+    def __init__(self, dependency: Any = None, *, use_cache: bool = True,
+                 scope: Literal["function", "request"] | None = None) -> None:
+        if scope not in (None, "function", "request"):
+            raise ValueError(f'Depends(scope={scope!r}): use "function" or "request"')
         self.dependency = dependency
         self.use_cache = use_cache
+        self.scope = scope
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
-        return f"Depends({name}{'' if self.use_cache else ', use_cache=False'})"
+        scope = f", scope={self.scope!r}" if self.scope else ""
+        return f"Depends({name}{'' if self.use_cache else ', use_cache=False'}{scope})"
 
 
 class Security(Depends):
@@ -175,11 +184,27 @@ class Security(Depends):
     A ``SecurityScopes`` parameter of the callable (or of anything below it) lists the scopes of the whole chain.
     """
 
-    def __init__(self, dependency: Any = None, *, scopes: Sequence[str] | None = None, use_cache: bool = True) -> None:
-        super().__init__(dependency, use_cache=use_cache)
+    def __init__(self, dependency: Any = None, *, scopes: Sequence[str] | None = None, use_cache: bool = True,
+                 scope: Literal["function", "request"] | None = None) -> None:
+        super().__init__(dependency, use_cache=use_cache, scope=scope)
         self.scopes = scopes
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
         scopes = f", scopes={list(self.scopes)!r}" if self.scopes else ""
         return f"Security({name}{scopes}{'' if self.use_cache else ', use_cache=False'})"
+
+
+class ParamTypes(Enum):
+    """Where a parameter is read from (FastAPI's enum; ``Param.in_`` holds its value)."""
+
+    query = "query"
+    header = "header"
+    path = "path"
+    cookie = "cookie"
+
+
+#: FastAPI's names here: pydantic's "no value" marker, the OpenAPI example type, its deprecation warning
+Undefined = PydanticUndefined
+from .exceptions import FastAPIDeprecationWarning  # noqa: E402,F401
+from .openapi.models import Example  # noqa: E402,F401

@@ -6,11 +6,17 @@ starts once the head is in and reads the body as it arrives through ``stream()``
 """
 from __future__ import annotations
 
+import abc
 from typing import Any, AsyncIterator, Generator
 
 import orjson
 
 from .datastructures import URL, Address, FormData, Headers, QueryParams, State, parse_cookies
+
+
+class HTTPConnection(abc.ABC):
+    """Starlette's base of Request and WebSocket: ``isinstance(x, HTTPConnection)`` holds for both, and a
+    dependency parameter annotated with it gets the request (or the WebSocket)."""
 
 
 class ClientDisconnect(Exception):
@@ -25,6 +31,7 @@ class Request:
         "_transport", "_headers", "_query_params", "_cookies", "_state", "_json", "http_version",
         "keep_alive", "background", "sub_response", "_stream", "_form",
         "_session",  # set by SessionMiddleware only (left unset otherwise: no cost per request)
+        "_scope",  # set when ``scope`` is first read (left unset otherwise: no cost per request)
     )
 
     def __init__(
@@ -66,12 +73,80 @@ class Request:
 
     @property
     def scope(self) -> dict[str, Any]:
-        """An ASGI-style scope dict, for code written against Starlette's ``request.scope``."""
-        return {
-            "type": "http", "http_version": self.http_version, "method": self.method, "path": self.path,
-            "raw_path": self.raw_path, "query_string": self.query_string, "headers": self.raw_headers,
-            "path_params": self.path_params, "app": self.app, "client": self.client,
-        }
+        """The ASGI HTTP scope of this request (Starlette's ``request.scope``): built on first read, then the
+        same dict. Over ASGI it is the server's scope, completed with ``app``, ``path_params`` and ``state``."""
+        try:
+            return self._scope
+        except AttributeError:
+            pass
+        scope = self._scope = self._make_scope()
+        return scope
+
+    def _make_scope(self) -> dict[str, Any]:
+        origin = getattr(self._transport, "scope", None)  # came through ASGI: the scope its server gave
+        return self._fill_scope(origin if isinstance(origin, dict) else {})
+
+    def _fill_scope(self, scope: dict[str, Any]) -> dict[str, Any]:
+        scope.update({
+            "type": "http",
+            "asgi": scope.get("asgi") or {"version": "3.0", "spec_version": "2.4"},
+            "http_version": self.http_version,
+            "method": self.method,
+            "scheme": self._url_scheme(),
+            "path": self.path,
+            "raw_path": self.raw_path,
+            "root_path": self._root_path(),
+            "query_string": self.query_string,
+            "headers": self.raw_headers,
+            "client": tuple(self.client) if self.client is not None else None,
+            "server": self._server(),
+            "app": self.app,
+            "state": self.state._state,
+            "path_params": self.path_params,
+        })
+        return scope
+
+    def _url_scheme(self) -> str:
+        """``https`` on a TLS connection, the scope's scheme over ASGI, else ``http``."""
+        transport = self._transport
+        if transport is None:
+            return "http"
+        origin = getattr(transport, "scope", None)
+        if isinstance(origin, dict):
+            return origin.get("scheme") or "http"
+        return "https" if transport.get_extra_info("sslcontext") is not None else "http"
+
+    def _root_path(self) -> str:
+        """The app's ``root_path`` (``FastAPI(root_path=...)``, ``fastrapi run --root-path``), else the one the
+        ASGI server gave (``uvicorn --root-path``, ``TestClient(app, root_path=...)``)."""
+        root = getattr(self.app, "root_path", "") or ""
+        if not root:
+            origin = getattr(self._transport, "scope", None)
+            if isinstance(origin, dict):
+                root = origin.get("root_path") or ""
+        return root
+
+    def _server(self) -> tuple[str, int] | None:
+        origin = getattr(self._transport, "scope", None)
+        if isinstance(origin, dict):
+            server = origin.get("server")
+            return tuple(server) if server else None  # type: ignore[return-value]
+        sock = self._transport.get_extra_info("sockname") if self._transport is not None else None
+        if isinstance(sock, (tuple, list)) and len(sock) >= 2:
+            return str(sock[0]), int(sock[1])
+        return None
+
+    def _host(self) -> str:
+        """The Host header, else the server address (as Starlette builds ``url``)."""
+        host = self.headers.get("host")
+        if host:
+            return host
+        server = self._server()
+        if server is None:
+            return ""
+        scheme = self._url_scheme()
+        default = 443 if scheme == "https" else 80
+        return server[0] if server[1] == default else f"{server[0]}:{server[1]}"
 
     @property
     def headers(self) -> Headers:
@@ -93,13 +168,13 @@ class Request:
 
     @property
     def url(self) -> URL:
-        return URL("http", self.headers.get("host", ""), self.path, self.query_string.decode("latin-1"))
+        return URL(self._url_scheme(), self._host(), self.path, self.query_string.decode("latin-1"))
 
     @property
     def base_url(self) -> URL:
         """Scheme, host and the app's ``root_path`` (ending in ``/``): what ``url_for`` builds on."""
-        root = getattr(self.app, "root_path", "") or ""
-        return URL("http", self.headers.get("host", ""), root if root.endswith("/") else root + "/")
+        root = self._root_path()
+        return URL(self._url_scheme(), self._host(), root if root.endswith("/") else root + "/")
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         """The absolute URL of the route ``name`` (Starlette's): ``request.url_for("item", id=3)``."""
@@ -202,6 +277,7 @@ class Request:
 
 
 _UNSET: Any = object()
+HTTPConnection.register(Request)
 
 
 class _FormReader:

@@ -571,3 +571,6 @@ def _with_sub_response(response: Any, sub: Any) -> Any:
         response.status_code = sub.status_code
     response.raw_headers.extend(sub.raw_headers)
     return response
+
+
+from .exceptions import FastAPIDeprecationWarning  # noqa: E402,F401 (FastAPI imports it here)

@@ -16,11 +16,13 @@ import uuid
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import orjson
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter
 
+from .background import Teardown
 from .concurrency import run_in_threadpool
 from .datastructures import Default, DefaultPlaceholder, URLPath
-from .dependencies import Dependant, Plan, SolveContext, build_plan, load_body, solve, solve_async
+from .dependencies import (Dependant, Plan, SolveContext, build_plan, load_body, solve, solve_async,
+                           uses_function_scope)
 from .exceptions import FastAPIError, NoMatchFound, ResponseValidationError
 from .responses import JSONResponse, RedirectResponse, Response, encoded_json_response
 
@@ -98,8 +100,18 @@ def _response_adapter(response_model: Any) -> TypeAdapter[Any] | None:
         return None
     try:
         return TypeAdapter(response_model)
+    except PydanticSchemaGenerationError:  # not a type pydantic can validate: FastAPI's error, at declaration
+        raise FastAPIError(_INVALID_RESPONSE_MODEL.format(type_=response_model)) from None
     except Exception:
         return None
+
+
+_INVALID_RESPONSE_MODEL = (
+    "Invalid args for response field! Hint: check that {type_} is a valid Pydantic field type. If you are using a "
+    "return type annotation that is not a valid Pydantic field (e.g. Union[Response, dict, None]) you can disable "
+    "generating the response model from the type annotation with the path operation decorator parameter "
+    "response_model=None. Read more: https://fastapi.tiangolo.com/tutorial/response-model/"
+)
 
 
 def generate_unique_id(route: "APIRoute") -> str:
@@ -258,7 +270,7 @@ class APIRoute(BaseRoute):
         self.plan: Plan = build_plan(endpoint, set(self.convertors))
         for dep in reversed(list(dependencies or ())):
             self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors),
-                                                      getattr(dep, "scopes", None))))
+                                                      getattr(dep, "scopes", None), (), getattr(dep, "scope", None))))
         self.response_adapter = _response_adapter(self.response_model)
         self.serialize = self._build_serializer()
         #: False (the original FastrAPI's default): plain ``def`` handlers and dependencies run on the event loop
@@ -385,6 +397,8 @@ class APIRoute(BaseRoute):
         plan = self.plan
         path_params = set(self.convertors)
         inline_sync = not self.sync_to_threadpool
+        if uses_function_scope(plan):
+            return self._build_handle_function_scope(is_async, serialize)
 
         async def handle(request: Any) -> Any:
             stack = AsyncExitStack()
@@ -399,21 +413,49 @@ class APIRoute(BaseRoute):
                     result = await run_sync(functools.partial(endpoint, **kwargs))
                 response = serialize(result)
             except BaseException as exc:
-                await stack.__aexit__(type(exc), exc, exc.__traceback__)
+                if await stack.__aexit__(type(exc), exc, exc.__traceback__):
+                    raise FastAPIError(_RESPONSE_NOT_AWAITED) from exc
                 raise
-            if type(response) is bytes:
+            if type(response) is bytes:  # (``_close_after``, inlined: this is every Depends route's path)
                 response = encoded_json_response(response)
-            earlier = response.background
-
-            async def background() -> None:
-                try:
-                    if earlier is not None:
-                        await earlier()
-                finally:
-                    await stack.aclose()
-
-            response.background = background
+            response.background = Teardown(response.background, stack)
             return response
+
+        return handle
+
+    def _build_handle_function_scope(self, is_async: bool, serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``handle`` for a route with a ``Depends(..., scope="function")`` yield dependency: those exit as soon
+        as the handler returned (and its result is serialized), before the response is sent."""
+        endpoint = self.endpoint
+        plan = self.plan
+        path_params = set(self.convertors)
+
+        async def handle(request: Any) -> Any:
+            stack = AsyncExitStack()
+            await stack.__aenter__()
+            try:
+                function_stack = AsyncExitStack()
+                await function_stack.__aenter__()
+                try:
+                    app = request.app
+                    ctx = SolveContext(stack, getattr(app, "dependency_overrides", None), path_params,
+                                       not self.sync_to_threadpool, function_stack)
+                    kwargs = await solve_async(plan, request, ctx)
+                    if is_async:
+                        result = await endpoint(**kwargs)
+                    else:
+                        result = await run_in_threadpool(functools.partial(endpoint, **kwargs))
+                    response = serialize(result)
+                except BaseException as exc:
+                    if await function_stack.__aexit__(type(exc), exc, exc.__traceback__):
+                        raise FastAPIError(_RESPONSE_NOT_AWAITED) from exc
+                    raise
+                await function_stack.aclose()
+            except BaseException as exc:
+                if await stack.__aexit__(type(exc), exc, exc.__traceback__):
+                    raise FastAPIError(_RESPONSE_NOT_AWAITED) from exc
+                raise
+            return _close_after(response, stack)
 
         return handle
 
@@ -651,6 +693,24 @@ def _restrict_form_keys(plan: Plan) -> None:
             p.form_keys = frozen
 
 
+#: FastAPI's error when a ``yield`` dependency swallowed the exception of the handler: there is no response
+_RESPONSE_NOT_AWAITED = (
+    "Response not awaited. There's a high chance that the application code is raising an exception and a "
+    "dependency with yield has a block with a bare except, or a block with except Exception, and is not raising "
+    "the exception again. Read more about it in the docs: "
+    "https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/#dependencies-with-yield-and-except"
+)
+
+
+def _close_after(response: Any, stack: AsyncExitStack) -> Any:
+    """The response with the request's exit stack closed after it is sent (as its background, after any
+    background work it already had)."""
+    if type(response) is bytes:
+        response = encoded_json_response(response)
+    response.background = Teardown(response.background, stack)
+    return response
+
+
 def _endpoint_name(endpoint: Callable[..., Any]) -> str:
     """Starlette's default route name: the function's ``__name__``, else its class name."""
     return getattr(endpoint, "__name__", type(endpoint).__name__)
@@ -671,7 +731,7 @@ class WebSocketRoute(BaseRoute):
         self.plan = build_plan(endpoint, set(self.convertors), websocket=True)
         for dep in reversed(list(dependencies or ())):
             self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors),
-                                                      getattr(dep, "scopes", None))))
+                                                      getattr(dep, "scopes", None), (), getattr(dep, "scope", None))))
 
     matches = APIRoute.matches
     protocol = "websocket"
@@ -966,12 +1026,8 @@ def _redirect_with_slash(request: Any) -> Response:
     path = path.rstrip("/") if path.endswith("/") else path + "/"
     path = path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
     query = request.query_string.decode("utf-8", "replace")
-    host = request.headers.get("host")
-    if not host:
-        sock = request._transport.get_extra_info("sockname") if request._transport is not None else None
-        if isinstance(sock, (tuple, list)) and len(sock) >= 2:
-            host = str(sock[0]) if sock[1] == 80 else f"{sock[0]}:{sock[1]}"
-    url = (f"http://{host}{path}" if host else path) + (f"?{query}" if query else "")
+    host = request._host()
+    url = (f"{request._url_scheme()}://{host}{path}" if host else path) + (f"?{query}" if query else "")
     return RedirectResponse(url)
 
 
@@ -1152,10 +1208,52 @@ def never_suspends(func: Callable[..., Any]) -> bool:
     return not any(ins.opname in _SUSPENDING_OPS for ins in dis.get_instructions(code))
 
 
-def __getattr__(name: str) -> Any:
-    """``fastrapi.routing.Mount`` (defined in ``fastrapi.mounting``, which imports this module)."""
-    if name == "Mount":
-        from .mounting import Mount
+#: names ``fastapi.routing`` exports that live in modules importing this one: (module, attribute), loaded on use
+_LAZY = {
+    "Mount": ("mounting", "Mount"),
+    **{name: ("asgi_routing", name) for name in (
+        "APIWebSocketRoute", "Match", "RouteContext", "get_name", "get_request_handler", "get_route_path",
+        "get_websocket_app", "is_async_callable", "iter_route_contexts", "request_response", "run_endpoint_function",
+        "serialize_response", "websocket_session", "wrap_app_handling_exceptions")},
+    **{name: ("middleware.bodylimit", name) for name in (
+        "MAX_BODY_SIZE_SCOPE_KEY", "get_body_limit_error", "get_body_size_limit", "validate_max_body_size",
+        "wrap_app_with_body_limit")},
+    **{name: ("types", name) for name in ("ASGIApp", "AppType", "DecoratedCallable", "IncEx", "Lifespan", "Receive",
+                                          "Scope", "Send")},
+    **{name: ("_dependency_modules.utils", name) for name in (
+        "SolvedDependency", "get_dependant", "get_parameterless_sub_dependant", "get_stream_item_type",
+        "get_typed_return_annotation", "solve_dependencies", "lenient_issubclass")},
+    "ModelField": ("openapi.utils", "ModelField"),
+    "Undefined": ("utils", "Undefined"),
+    "create_model_field": ("utils", "create_model_field"),
+    "is_body_allowed_for_status_code": ("utils", "is_body_allowed_for_status_code"),
+    "jsonable_encoder": ("encoders", "jsonable_encoder"),
+    "EndpointContext": ("exceptions", "EndpointContext"),
+    "HTTPException": ("exceptions", "HTTPException"),
+    "RequestValidationError": ("exceptions", "RequestValidationError"),
+    "WebSocketRequestValidationError": ("exceptions", "WebSocketRequestValidationError"),
+    "get_telemetry_data": ("telemetry", "get_telemetry_data"),
+    "iterate_in_threadpool": ("concurrency", "iterate_in_threadpool"),
+    "URL": ("datastructures", "URL"),
+    "Middleware": ("middleware", "Middleware"),
+    "Request": ("requests", "Request"),
+    "PlainTextResponse": ("responses", "PlainTextResponse"),
+    "StreamingResponse": ("responses", "StreamingResponse"),
+    "StaticFiles": ("staticfiles", "StaticFiles"),
+    "WebSocket": ("websocket", "WebSocket"),
+    **{name: ("sse", name) for name in ("EventSourceResponse", "ServerSentEvent", "format_sse_event",
+                                        "KEEPALIVE_COMMENT")},
+}
 
-        return Mount
+
+def __getattr__(name: str) -> Any:
+    """FastAPI's other names in ``fastapi.routing`` (``Mount``, Starlette's helpers, FastAPI's internals), from
+    the modules that define them (several import this one, hence loaded on first use)."""
+    where = _LAZY.get(name)
+    if where is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(f"{__package__}.{where[0]}"), where[1], None)
+        if value is not None:
+            return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

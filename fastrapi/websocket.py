@@ -11,6 +11,7 @@ import orjson
 
 from .datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from .exceptions import WebSocketDisconnect, WebSocketException
+from .requests import HTTPConnection
 from .ws.codes import State as WebSocketState  # (1 connected, 3 disconnected: the docs' ints)
 
 __all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "WebSocketException"]
@@ -277,3 +278,6 @@ def _json_default(obj: Any) -> Any:
     from .encoders import jsonable_encoder
 
     return jsonable_encoder(obj)
+
+
+HTTPConnection.register(WebSocket)

@@ -479,7 +479,7 @@ def test_openapi_url_none_turns_everything_off(serve):
 def test_custom_openapi_url(serve):
     app = fastrapi.FastAPI(openapi_url="/api/v1/openapi.json", docs_url=None)
     srv = serve(app)
-    assert httpx.get(srv.url + "/api/v1/openapi.json").json()["info"]["title"] == "FastrAPI"
+    assert httpx.get(srv.url + "/api/v1/openapi.json").json()["info"]["title"] == "FastAPI"  # FastAPI's default title
     assert httpx.get(srv.url + "/api-docs/openapi.json").status_code == 200
     assert httpx.get(srv.url + "/openapi.json").status_code == 404
     assert httpx.get(srv.url + "/docs").status_code == 404

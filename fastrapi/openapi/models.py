@@ -382,3 +382,7 @@ class OpenAPI(BaseModelWithConfig):
     externalDocs: Optional[ExternalDocumentation] = None
 
 
+# FastAPI imports these here (its logger, pydantic-core's validator factory): importable from here too
+from pydantic_core.core_schema import with_info_plain_validator_function  # noqa: E402,F401
+
+from ..logger import logger  # noqa: E402,F401

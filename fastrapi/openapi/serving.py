@@ -106,7 +106,7 @@ class OpenAPIMixin:
             return
 
         async def openapi(req: Request) -> Response:
-            root_path = (getattr(self, "root_path", "") or "").rstrip("/")
+            root_path = (req.scope.get("root_path") or "").rstrip("/")  # a mounted app: the mount's path
             schema = self.openapi()
             if root_path and self.root_path_in_servers:
                 server_urls = {s.get("url") for s in schema.get("servers", [])}
@@ -120,7 +120,7 @@ class OpenAPIMixin:
             self._add_docs_route(FASTRAPI_OPENAPI_URL, openapi)
         if self.docs_url:
             async def swagger_ui_html(req: Request) -> HTMLResponse:
-                root_path = (getattr(self, "root_path", "") or "").rstrip("/")
+                root_path = (req.scope.get("root_path") or "").rstrip("/")  # a mounted app: the mount's path
                 oauth2_redirect_url = self.swagger_ui_oauth2_redirect_url
                 if oauth2_redirect_url:
                     oauth2_redirect_url = root_path + oauth2_redirect_url
@@ -140,7 +140,7 @@ class OpenAPIMixin:
                 self._add_docs_route(self.swagger_ui_oauth2_redirect_url, swagger_ui_redirect)
         if self.redoc_url:
             async def redoc_html(req: Request) -> HTMLResponse:
-                root_path = (getattr(self, "root_path", "") or "").rstrip("/")
+                root_path = (req.scope.get("root_path") or "").rstrip("/")  # a mounted app: the mount's path
                 return get_redoc_html(openapi_url=root_path + str(self.openapi_url), title=f"{self.title} - ReDoc")
 
             self._add_docs_route(self.redoc_url, redoc_html)

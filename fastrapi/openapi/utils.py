@@ -29,6 +29,7 @@ from ..dependencies import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Param, Plan,
 from ..responses import JSONResponse
 from ..security.base import SecurityBase
 from .constants import METHODS_WITH_BODY, REF_PREFIX, REF_TEMPLATE
+from ..exceptions import FastAPIDeprecationWarning
 from .models import OpenAPI
 
 _EMPTY = inspect.Parameter.empty
@@ -765,3 +766,61 @@ def get_openapi(
 
 __all__ = ["GenerateJsonSchema", "ModelField", "RouteDoc", "deep_dict_update", "get_definitions", "get_openapi",
            "get_openapi_path", "get_schema_from_model_field", "router_routes"]
+
+
+# ------------------------------------------------------------------------------------ FastAPI's other names here
+lenient_issubclass = _lenient_issubclass
+is_body_allowed_for_status_code = _is_body_allowed_for_status_code
+
+
+def get_flat_params(dependant: Any) -> list[ModelField]:
+    """Every path, query, header and cookie parameter of a dependency tree (``fastrapi.dependencies.utils``)."""
+    data = _dependency_data(dependant.plan)
+    return [*data.params[PATH], *data.params[QUERY], *data.params[HEADER], *data.params[COOKIE]]
+
+
+def generate_operation_id(*, route: Any, method: str) -> str:
+    """Deprecated in FastAPI: the route's ``operation_id``, else its unique id."""
+    warnings.warn("fastapi.openapi.utils.generate_operation_id() was deprecated, it is not used internally, and "
+                  "will be removed soon", FastAPIDeprecationWarning, stacklevel=2)
+    return route.operation_id or route.unique_id
+
+
+def get_fields_from_routes(routes: Sequence[Any]) -> list[ModelField]:
+    """The fields of the routes (and their callbacks) that the document's schemas are built from."""
+    fields: list[ModelField] = []
+    for route in _api_routes(routes):
+        if route.include_in_schema:
+            fields.extend(RouteDoc(route).fields())
+        if route.callbacks:
+            fields.extend(get_fields_from_routes(route.callbacks))
+    return fields
+
+
+def get_model_name_map(unique_models: set[Any]) -> dict[Any, str]:
+    """Each model's name in the document: its class name, qualified by module where two models share one."""
+    by_name: dict[str, list[Any]] = {}
+    for model in unique_models:
+        by_name.setdefault(getattr(model, "__name__", str(model)), []).append(model)
+    names: dict[Any, str] = {}
+    for name, models in by_name.items():
+        for model in models:
+            names[model] = name if len(models) == 1 else f"{model.__module__}__{name}".replace(".", "__")
+    return names
+
+
+def __getattr__(name: str) -> Any:
+    """FastAPI's re-exports here, loaded on first use (they import modules that import this one)."""
+    lazy = {
+        "BaseRoute": ("..routing", "BaseRoute"), "Body": ("..params", "Body"), "Dependant": ("..dependencies", "Dependant"),
+        "DependencyCacheKey": ("..types", "DependencyCacheKey"), "ModelNameMap": ("..types", "ModelNameMap"),
+        "ParamTypes": ("..params", "ParamTypes"), "Response": ("..responses", "Response"),
+        "jsonable_encoder": ("..encoders", "jsonable_encoder"),
+        "generate_operation_id_for_path": ("..utils", "generate_operation_id_for_path"),
+    }
+    if name not in lazy:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    module, attr = lazy[name]
+    return getattr(importlib.import_module(module, __package__), attr)

@@ -7,6 +7,7 @@ from base64 import b64decode
 from pydantic import BaseModel
 
 from ..exceptions import HTTPException
+from ..requests import HTTPConnection as HTTPConnection  # noqa: F401 (FastAPI imports it here)
 from ..requests import Request
 from ..status import HTTP_401_UNAUTHORIZED
 from .base import SecurityBase

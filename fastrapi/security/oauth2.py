@@ -5,6 +5,7 @@ from typing import Annotated, Any, Optional, Union, cast
 
 from ..exceptions import HTTPException
 from ..param_functions import Form
+from ..requests import HTTPConnection as HTTPConnection  # noqa: F401 (FastAPI imports it here)
 from ..requests import Request
 from ..status import HTTP_401_UNAUTHORIZED
 from .base import SecurityBase

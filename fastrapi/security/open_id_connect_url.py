@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..exceptions import HTTPException
+from ..requests import HTTPConnection as HTTPConnection  # noqa: F401 (FastAPI imports it here)
 from ..requests import Request
 from ..status import HTTP_401_UNAUTHORIZED
 from .base import SecurityBase
