@@ -119,7 +119,7 @@ class Param:
         self.model: ParamModel | None = None
         if kind in (QUERY, HEADER, COOKIE) and info is not None and model_type(annotation) is not None:
             self.model = ParamModel(annotation, _SOURCE_NAMES[kind], info, self.required, self.default,
-                                    self.validate or (lambda value: value))
+                                    self.default_factory, self.validate or (lambda value: value))
 
 
 def _default(p: Param) -> Any:

@@ -73,23 +73,25 @@ def request_names(name: str, info: Any, config: dict[str, Any] | None, convert_u
 class _Field:
     """One model field: its name pairs, and whether repeated values make a list."""
 
-    __slots__ = ("name", "pairs", "key", "request_key", "multi")
+    __slots__ = ("name", "pairs", "key", "request_key", "multi", "sequence")
 
-    def __init__(self, name: str, pairs: list[tuple[str, str]], multi: bool) -> None:
+    def __init__(self, name: str, pairs: list[tuple[str, str]], multi: bool, sequence: bool) -> None:
         self.name = name
         self.pairs = pairs if len(pairs) > 1 else None  # several choices: the first one sent wins
         self.key, self.request_key = pairs[0]
         self.multi = multi
+        #: a list field read as one value (a cookie): an empty value counts as not sent, as in FastAPI
+        self.sequence = sequence
 
 
 class ParamModel:
     """How to fill one parameter model from a request's query parameters, headers or cookies."""
 
     __slots__ = ("model", "location", "headers", "multidict", "fields", "processed", "own_names",
-                 "nullable", "required", "default", "validate_default", "validate", "loc_by_alias", "extra_policy")
+                 "nullable", "required", "default", "default_factory", "validate_default", "validate", "loc_by_alias", "extra_policy")
 
     def __init__(self, annotation: Any, location: str, info: Any, required: bool, default: Any,
-                 validate: Callable[[Any], Any]) -> None:
+                 default_factory: Callable[[], Any] | None, validate: Callable[[Any], Any]) -> None:
         model = model_type(annotation)
         assert model is not None
         self.model = model
@@ -104,7 +106,8 @@ class ParamModel:
         for name, field in model.model_fields.items():
             field_convert = self.headers and getattr(field, "convert_underscores", convert)
             pairs = request_names(name, field, field_config(model, field.annotation), field_convert)
-            self.fields.append(_Field(name, pairs, self.multidict and is_sequence(field.annotation)))
+            sequence = is_sequence(field.annotation)
+            self.fields.append(_Field(name, pairs, self.multidict and sequence, sequence))
             own.update(n.lower() if self.headers else n for _, n in pairs)
             if len(pairs) == 1:  # (with choices, the one sent is marked per request)
                 processed.add(pairs[0][1].lower() if self.headers else pairs[0][1])
@@ -122,6 +125,7 @@ class ParamModel:
         self.nullable = base is not model
         self.required = required
         self.default = default
+        self.default_factory = default_factory
         self.validate_default = bool(getattr(info, "validate_default", False))
         self.validate = validate
 
@@ -145,7 +149,7 @@ class ParamModel:
                     data[key] = values
             else:
                 value = source.get(request_key)
-                if value is not None:
+                if value is not None and not (f.sequence and not value):
                     data[key] = value
             if headers and key != request_key:
                 if renamed is None:
@@ -156,7 +160,7 @@ class ParamModel:
         if self.nullable and not (any(n in source for n in self.own_names) or (self.extra_policy and data)):
             if self.required:
                 return None, [{"type": "missing", "loc": (self.location,), "msg": "Field required", "input": None}]
-            value = copy.deepcopy(self.default)
+            value = copy.deepcopy(self.default) if self.default_factory is None else self.default_factory()
             if not self.validate_default:
                 return value, None
             data = value

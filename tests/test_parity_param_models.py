@@ -74,6 +74,11 @@ class Cookies(BaseModel):  # the docs' cookie model
     googall_tracker: Optional[str] = None
 
 
+class CookieList(BaseModel):
+    ids: list[str] = []
+    name: Optional[str] = None
+
+
 class Login(BaseModel):  # the docs' form model
     model_config = {"extra": "forbid"}
 
@@ -134,6 +139,19 @@ def make_app(fw):
     async def read_cookies(cookies: Annotated[Cookies, Cookie()]):
         return cookies
 
+    @app.get("/cookie-list")
+    def cookie_list(c: Annotated[CookieList, Cookie()]):
+        return c
+
+    @app.get("/paging-factory")
+    def paging_factory(p: Annotated[Optional[Paging], Query(default_factory=lambda: Paging(page=9))]):
+        return p
+
+    @app.get("/nullable-elsewhere")
+    def nullable_elsewhere(h: Annotated[Optional[Paging], Header()] = None,
+                           c: Annotated[Optional[Paging], Cookie()] = None):
+        return {"h": h, "c": c}
+
     @app.post("/login/")
     async def login(data: Annotated[Login, Form()]):
         return data
@@ -183,6 +201,14 @@ CASES = [
     ("GET", "/cookies/", {"headers": {"cookie": "session_id=123; fatebook_tracker=f"}}),
     ("GET", "/cookies/", {"headers": {"cookie": "session_id=123; santa_tracker=good-list-please"}}),
     ("GET", "/cookies/", {}),
+    # a list field in a cookie model (one value: an empty one counts as not sent); nullable models elsewhere
+    ("GET", "/cookie-list", {"headers": {"cookie": "ids=; name=x"}}),
+    ("GET", "/cookie-list", {"headers": {"cookie": "ids=a"}}),
+    ("GET", "/paging-factory", {}),
+    ("GET", "/paging-factory?page=2", {}),
+    ("GET", "/nullable-elsewhere", {"headers": {"page": "3", "cookie": "page=x"}}),
+    ("GET", "/nullable-elsewhere", {"headers": {"size": "3"}}),
+    ("GET", "/nullable-elsewhere", {}),
     # the docs' form model, extra forbidden
     ("POST", "/login/", {"data": {"username": "u", "password": "p"}}),
     ("POST", "/login/", {"data": {"username": "u", "password": "p", "extra": "x"}}),
