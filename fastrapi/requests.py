@@ -38,7 +38,7 @@ class Request:
         path: Any = None,
         raw_path: bytes = b"",
         query_string: bytes = b"",
-        raw_headers: list[tuple[bytes, bytes]] | None = None,
+        raw_headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
         body: bytes | None = None,
         transport: Any = None,
         app: Any = None,
