@@ -34,10 +34,10 @@ class Request:
 
     def __init__(
         self,
-        method: str | Mapping[str, Any],
+        method: Any = None,
         path: Any = None,
-        raw_path: bytes = b"",
-        query_string: bytes = b"",
+        raw_path: Any = None,
+        query_string: bytes = None,  # type: ignore[assignment]
         raw_headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
         body: bytes | None = None,
         transport: Any = None,
@@ -45,11 +45,13 @@ class Request:
         http_version: str = "1.1",
         keep_alive: bool = True,
         *,
+        scope: Mapping[str, Any] | None = None,
         receive: Callable[[], Awaitable[dict[str, Any]]] | None = None,
         send: Any = None,
     ) -> None:
-        if type(method) is not str:  # Starlette's ``Request(scope, receive=None, send=None)``
-            self._from_scope(method, path if path is not None else receive)
+        if query_string is None:
+            # Starlette's ``Request(scope, receive=None, send=None)`` (the server always passes the query string)
+            self._from_scope(scope if scope is not None else method, path if path is not None else receive)
             return
         self.method = method
         self.path = path

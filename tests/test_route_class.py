@@ -318,6 +318,10 @@ def test_request_receive_messages():
         gone = await request.receive()
         bare = Request({"type": "http", "method": "GET", "path": "/p", "headers": [(b"x-a", b"1")]})
         assert bare.headers["x-a"] == "1" and bare.path == "/p"
+        scope = {"type": "http", "method": "POST", "path": "/k", "query_string": b"a=1", "headers": []}
+        keyword = Request(scope=scope, receive=request.receive)
+        assert keyword.method == "POST" and keyword.query_params["a"] == "1"
+        assert Request(scope, request.receive, None).path == "/k"  # Starlette's (scope, receive, send)
         with pytest.raises(RuntimeError, match="Receive channel"):
             await bare.body()
         with pytest.raises(AssertionError):
