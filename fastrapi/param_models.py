@@ -87,8 +87,9 @@ class _Field:
 class ParamModel:
     """How to fill one parameter model from a request's query parameters, headers or cookies."""
 
-    __slots__ = ("model", "location", "headers", "multidict", "fields", "processed", "own_names",
-                 "nullable", "required", "default", "default_factory", "validate_default", "validate", "loc_by_alias", "extra_policy")
+    __slots__ = ("model", "location", "headers", "multidict", "fields", "processed", "renamed", "own_names",
+                 "nullable", "required", "default", "default_factory", "validate_default", "validate",
+                 "loc_by_alias", "extra_policy")
 
     def __init__(self, annotation: Any, location: str, info: Any, required: bool, default: Any,
                  default_factory: Callable[[], Any] | None, validate: Callable[[Any], Any]) -> None:
@@ -102,6 +103,7 @@ class ParamModel:
         convert = getattr(info, "convert_underscores", True)
         self.fields: list[_Field] = []
         processed: set[str] = set()
+        renamed: dict[str, str] = {}
         own: set[str] = set()
         for name, field in model.model_fields.items():
             field_convert = self.headers and getattr(field, "convert_underscores", convert)
@@ -111,10 +113,14 @@ class ParamModel:
             own.update(n.lower() if self.headers else n for _, n in pairs)
             if len(pairs) == 1:  # (with choices, the one sent is marked per request)
                 processed.add(pairs[0][1].lower() if self.headers else pairs[0][1])
+                if self.headers and pairs[0][0] != pairs[0][1]:
+                    renamed[name] = pairs[0][1]
             if self.headers:
                 processed.update(key.lower() for key, request in pairs if key != request)
         #: the names that are not "extra" whatever the request holds
         self.processed = frozenset(processed)
+        #: field name -> header name, where they differ: errors are reported under the header's name
+        self.renamed = renamed
         self.own_names = tuple(own)
         config = model.model_config
         #: a model that forbids or keeps extras: any name sent counts (for a nullable model's "sent at all")
@@ -133,7 +139,7 @@ class ParamModel:
         """The validated model (or the default) from ``source`` (QueryParams, Headers or the cookies' dict)."""
         data: dict[str, Any] = {}
         processed: Any = self.processed
-        renamed: dict[str, str] | None = None
+        renamed = self.renamed
         headers = self.headers
         for f in self.fields:
             if f.pairs is None:
@@ -143,6 +149,10 @@ class ParamModel:
                 if processed is self.processed:
                     processed = set(processed)
                 processed.add(request_key.lower() if headers else request_key)
+                if headers and key != request_key:
+                    if renamed is self.renamed:
+                        renamed = dict(renamed)
+                    renamed[f.name] = request_key
             if f.multi:
                 values = source.getlist(request_key)
                 if values:
@@ -151,10 +161,6 @@ class ParamModel:
                 value = source.get(request_key)
                 if value is not None and not (f.sequence and not value):
                     data[key] = value
-            if headers and key != request_key:
-                if renamed is None:
-                    renamed = {}
-                renamed[f.name] = request_key
         # The other names go along too, as FastAPI passes them: for ``extra``, and part of a missing field's input.
         _add_extras(data, source, processed, self.multidict, headers)
         if self.nullable and not (any(n in source for n in self.own_names) or (self.extra_policy and data)):
