@@ -251,6 +251,11 @@ _UNSET: Any = object()
 _DISCONNECT_POLL = 1.0
 
 
+def made_from_scope(request: Request) -> bool:
+    """``request`` was made with ``Request(scope, receive)`` (not by the server, which releases its own)."""
+    return isinstance(request._stream, _ReceivedBody)
+
+
 async def _no_receive() -> dict[str, Any]:
     raise RuntimeError("Receive channel has not been made available")
 

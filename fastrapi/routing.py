@@ -22,7 +22,8 @@ from .concurrency import run_in_threadpool
 from .datastructures import Default, DefaultPlaceholder, URLPath
 from .dependencies import Dependant, Plan, SolveContext, _reads_body, _reads_form, build_plan, load_body, solve, solve_async
 from .exceptions import FastAPIError, NoMatchFound, ResponseValidationError
-from .requests import Request
+from .background import chain
+from .requests import Request, made_from_scope
 from .responses import JSONResponse, RedirectResponse, Response, encoded_json_response, finalize_response
 
 _PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
@@ -276,13 +277,19 @@ class APIRoute(BaseRoute):
         background tasks applied. Routes of classes that do not override it keep their prebuilt ``handle``.
         """
         handle = self._build_handle()
-        reads_body = _reads_body(self.plan) and not _reads_form(self.plan)
+        reads_form = _reads_form(self.plan)
+        reads_body = _reads_body(self.plan) and not reads_form
 
         async def route_handler(request: Request) -> Response:
             if reads_body and (type(request).body is not Request.body or getattr(request, "_body", None) is None):
                 request._body = await request.body()  # the request class's own reading (a GzipRequest's...)
             response = finalize_response(request, await handle(request))
-            return encoded_json_response(response) if type(response) is bytes else response
+            if type(response) is bytes:
+                response = encoded_json_response(response)
+            if reads_form and request._form is not None and made_from_scope(request):
+                # the server closes the uploads of the request it made; these ones are closed here
+                response.background = chain(response.background, request._form.close)
+            return response
 
         return route_handler
 

@@ -381,3 +381,35 @@ def test_route_classes_through_the_asgi_interface():
         assert r.status_code == 422 and r.json()["detail"]["body"] == '[1, "x"]'
     with OurClient(timed_app(fastrapi)) as c:
         assert "x-response-time" in c.get("/timed").headers
+
+
+def test_uploads_of_a_request_made_from_the_scope_are_closed(serve):
+    """A form parsed by a Request the route class made (not by the server's): its files are closed after the
+    response, as the server closes those of its own requests."""
+    kept = []
+
+    class Rewrap(fastrapi.routing.APIRoute):
+        def get_route_handler(self):
+            original = super().get_route_handler()
+
+            async def handler(request: Request) -> Response:
+                return await original(Request(request.scope, request.receive))
+
+            return handler
+
+    app = fastrapi.FastAPI()
+    app.router.route_class = Rewrap
+
+    @app.post("/upload")
+    async def upload(file: fastrapi.UploadFile, note: Annotated[str, Form()] = ""):
+        kept.append(file)
+        return {"name": file.filename, "size": len(await file.read()), "note": note}
+
+    srv = serve(app)
+    content = b"x" * 300_000  # streamed to the handler while it arrives
+    r = httpx.post(srv.url + "/upload", files={"file": ("a.bin", content)}, data={"note": "n"}, timeout=10)
+    assert r.json() == {"name": "a.bin", "size": 300_000, "note": "n"}
+    deadline = time.monotonic() + 5
+    while not kept[0].file.closed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert kept[0].file.closed
