@@ -26,7 +26,7 @@ from .exceptions import (
 )
 from .responses import JSONResponse, PlainTextResponse, Response, encoded_json_response, finalize_response
 from .openapi.serving import OpenAPIMixin
-from .routing import F, APIRoute, BaseRoute, RouteDecorators, Router, WebSocketRoute, generate_unique_id
+from .routing import F, APIRoute, BaseRoute, RouteDecorators, Router, WebSocketRoute, build_route, generate_unique_id
 from .websocket import WebSocket
 from .ws.codes import CloseCode, State as WSState
 
@@ -342,8 +342,13 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
 
     # ------------------------------------------------------------------ declaring routes
     # add_api_route, add_api_websocket_route, include_router and the decorators come from RouteDecorators
+    @property
+    def route_class(self) -> type[APIRoute]:
+        """The class of the app's routes: ``app.router.route_class`` (an ``APIRoute`` subclass, FastAPI's)."""
+        return self.router.route_class
+
     def _register_route(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> APIRoute:
-        route = APIRoute(path, endpoint, **options, **self._route_settings)
+        route = build_route(path, endpoint, {**options, **self._route_settings})
         self.router.add_route(route)
         return route
 

@@ -35,6 +35,7 @@ from .responses import Response
 from .exceptions import DependencyScopeError, HTTPException, RequestValidationError
 from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
+from .param_models import ParamModel, model_type
 
 PATH, QUERY, HEADER, COOKIE, BODY, REQUEST, WEBSOCKET, FORM = range(8)
 _SOURCE_NAMES = {PATH: "path", QUERY: "query", HEADER: "header", COOKIE: "cookie", BODY: "body", FORM: "body"}
@@ -87,7 +88,7 @@ class Param:
     """One handler argument: where it comes from, under which name, and how it is validated."""
 
     __slots__ = ("name", "kind", "key", "default", "default_factory", "no_default", "required", "validate",
-                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info", "validate_json")
+                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info", "validate_json", "model")
 
     def __init__(self, name: str, kind: int, annotation: Any, default: Any, info: Any = None) -> None:
         self.name = name
@@ -125,6 +126,11 @@ class Param:
             core = annotation.__pydantic_validator__
             if type(core).__name__ != "MockValSer":
                 self.validate_json = core.validate_json
+        #: ``Annotated[Model, Query()]`` (or Header/Cookie): each field of the model is a parameter
+        self.model: ParamModel | None = None
+        if kind in (QUERY, HEADER, COOKIE) and info is not None and model_type(annotation) is not None:
+            self.model = ParamModel(annotation, _SOURCE_NAMES[kind], info, self.required, self.default,
+                                    self.default_factory, self.validate or (lambda value: value))
 
 
 def _default(p: Param) -> Any:
@@ -191,10 +197,13 @@ class Plan:
 
     __slots__ = ("params", "body_params", "form_params", "request_names", "websocket_name", "needs_query",
                  "needs_headers", "needs_cookies", "embed_body", "deps", "background_names", "response_names",
-                 "runs", "form_keys")
+                 "runs", "form_keys", "located")
 
     def __init__(self) -> None:
         self.params: list[Param] = []
+        #: with parameter models only: every path/query/header/cookie parameter, models included, in FastAPI's
+        #: order (by location, then as declared), and ``params`` is empty; None otherwise
+        self.located: list[Param] | None = None
         self.body_params: list[Param] = []
         #: Form()/File()/UploadFile parameters: the body is parsed as a form (``load_form``) before solving
         self.form_params: list[Param] = []
@@ -215,7 +224,7 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.params or self.body_params or self.form_params or self.request_names or self.websocket_name
+        return not (self.params or self.located or self.body_params or self.form_params or self.request_names or self.websocket_name
                     or self.deps or self.background_names or self.response_names)
 
     @property
@@ -374,7 +383,11 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
             elif kind == BODY:
                 plan.body_params.append(Param(p.name, BODY, annotation, default, info))
             else:
-                plan.params.append(Param(p.name, kind, annotation, default, info))
+                param = Param(p.name, kind, annotation, default, info)
+                if param.model is not None:
+                    plan.located = [*(plan.located or ()), param]
+                else:
+                    plan.params.append(param)
                 plan.needs_query |= kind == QUERY
                 plan.needs_headers |= kind == HEADER
                 plan.needs_cookies |= kind == COOKIE
@@ -401,6 +414,10 @@ def build_plan(func: Callable[..., Any], path_param_names: set[str], *, websocke
         else:
             plan.body_params.append(Param(p.name, BODY, annotation, p.default))
     plan.embed_body = len(plan.body_params) > 1 or any(p.embed for p in plan.body_params)
+    if plan.located:
+        order = {p.name: i for i, p in enumerate(params)}
+        plan.located = sorted([*plan.params, *plan.located], key=lambda x: (x.kind, order[x.name]))
+        plan.params = []
     return plan
 
 
@@ -487,6 +504,8 @@ def _solve_params(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list
         except ValidationError as exc:
             errors = errors or []
             errors.extend(_error(kind, p.key, e) for e in exc.errors(include_url=False))
+    if plan.located is not None:  # parameter models (then ``params`` is empty)
+        errors = _solve_located(plan.located, path_params, query, headers, cookies, kwargs, errors)
     for name in plan.request_names:
         kwargs[name] = request
     if plan.background_names:
@@ -506,6 +525,42 @@ def _solve_params(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list
         errors = _solve_body(plan, request, kwargs, errors)
     if plan.form_params:
         errors = _solve_form(plan, request._form, kwargs, errors)
+    return errors
+
+
+def _solve_located(params: list[Param], path_params: Any, query: Any, headers: Any, cookies: Any,
+                   kwargs: dict[str, Any], errors: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """``_solve_params``'s loop for a plan with parameter models: each model from its location in one
+    validation, the other parameters as usual, errors in FastAPI's order (path, query, header, cookie)."""
+    for p in params:
+        kind = p.kind
+        source: Any = path_params if kind == PATH else query if kind == QUERY else headers if kind == HEADER \
+            else cookies
+        if p.model is not None:
+            value, model_errors = p.model.solve(source)
+            if model_errors:
+                errors = (errors or []) + model_errors
+            else:
+                kwargs[p.name] = value
+            continue
+        if kind == PATH:
+            value = source[p.key]
+        elif p.is_list:
+            value = ([source[p.key]] if p.key in source else _EMPTY) if kind == COOKIE else source.getlist(p.key) or _EMPTY
+        else:
+            value = source.get(p.key, _EMPTY)
+        if value is _EMPTY:
+            if p.required:
+                errors = (errors or []) + [_missing(kind, p.key)]
+            else:
+                kwargs[p.name] = _default(p)
+        elif p.validate is None:
+            kwargs[p.name] = value
+        else:
+            try:
+                kwargs[p.name] = p.validate(value)
+            except ValidationError as exc:
+                errors = (errors or []) + [_error(kind, p.key, e) for e in exc.errors(include_url=False)]
     return errors
 
 

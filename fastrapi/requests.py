@@ -3,11 +3,15 @@
 A small body arrives whole before the handler runs (``_body`` is set). A larger one is streamed: the handler
 starts once the head is in and reads the body as it arrives through ``stream()`` (``body()``, ``json()`` and
 ``form()`` read it from there), so uploads are parsed to disk without being held in memory.
+
+As in Starlette, ``Request(request.scope, request.receive)`` makes a new Request (a subclass, typically) over
+the same request: it reads the body through ``receive``, the ASGI messages the original gives of its body.
 """
 from __future__ import annotations
 
 import abc
-from typing import Any, AsyncIterator, Generator
+import asyncio
+from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Mapping
 
 import orjson
 
@@ -32,21 +36,30 @@ class Request:
         "keep_alive", "background", "sub_response", "_stream", "_form",
         "_session",  # set by SessionMiddleware only (left unset otherwise: no cost per request)
         "_scope",  # set when ``scope`` is first read (left unset otherwise: no cost per request)
+        "_receive",  # ``request.receive``: made on first use, or given with an ASGI scope
     )
 
     def __init__(
         self,
-        method: str,
-        path: str,
-        raw_path: bytes,
-        query_string: bytes,
-        raw_headers: list[tuple[bytes, bytes]],
-        body: bytes | None,
-        transport: Any,
+        method: Any = None,
+        path: Any = None,
+        raw_path: Any = None,
+        query_string: bytes = None,  # type: ignore[assignment]
+        raw_headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+        body: bytes | None = None,
+        transport: Any = None,
         app: Any = None,
         http_version: str = "1.1",
         keep_alive: bool = True,
+        *,
+        scope: Mapping[str, Any] | None = None,
+        receive: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        send: Any = None,
     ) -> None:
+        if query_string is None:
+            # Starlette's ``Request(scope, receive=None, send=None)`` (the server always passes the query string)
+            self._from_scope(scope if scope is not None else method, path if path is not None else receive)
+            return
         self.method = method
         self.path = path
         self.raw_path = raw_path
@@ -70,6 +83,44 @@ class Request:
         #: the body still arriving (``fastrapi.server.body.BodyStream``) when ``body`` is None
         self._stream: Any = None
         self._form: FormData | None = None
+
+    def _from_scope(self, scope: Mapping[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]] | None) -> None:
+        """A Request over an ASGI ``http`` scope: its body is read through ``receive`` (``_body`` stays unset
+        until then, as in Starlette). Over another request's ``scope`` and ``receive``, it shares that
+        request's connection, state and session."""
+        if scope.get("type", "http") != "http":
+            raise AssertionError(f"Request needs an http scope, not {scope.get('type')!r}")
+        self.method = scope.get("method", "GET")
+        self.path = scope.get("path", "/")
+        self.raw_path = scope.get("raw_path") or self.path.encode("utf-8")
+        self.query_string = scope.get("query_string", b"")
+        self.raw_headers = [(bytes(k).lower(), bytes(v)) for k, v in scope.get("headers", ())]
+        self.path_params = dict(scope.get("path_params") or {})
+        self.app = scope.get("app")
+        self.http_version = scope.get("http_version", "1.1")
+        origin = receive.request if isinstance(receive, _BodyReceive) else None
+        self._transport = origin._transport if origin is not None else None
+        self.keep_alive = origin.keep_alive if origin is not None else True
+        self._headers = self._query_params = self._cookies = None
+        self._state = origin.state if origin is not None else None
+        if origin is not None and hasattr(origin, "_session"):
+            self._session = origin._session
+        self._json = _UNSET
+        self.background = self.sub_response = None
+        self._receive = receive if receive is not None else _no_receive
+        self._stream = _ReceivedBody(self._receive)
+        self._form = None
+        self._scope = scope if isinstance(scope, dict) else dict(scope)  # (request.scope is the scope given)
+
+    @property
+    def receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        """The ASGI ``receive`` of this request: its body as ``http.request`` messages, then ``http.disconnect``
+        once the client is gone (what ``Request(request.scope, request.receive)`` reads the body from)."""
+        try:
+            return self._receive
+        except AttributeError:
+            receive = self._receive = _BodyReceive(self)
+            return receive
 
     @property
     def scope(self) -> dict[str, Any]:
@@ -210,9 +261,10 @@ class Request:
 
     async def body(self) -> bytes:
         """The whole body (read from the stream the first time, when it is still arriving)."""
-        if self._body is None:
-            self._body = b"".join([chunk async for chunk in self.stream()])
-        return self._body
+        body = getattr(self, "_body", None)  # (unset in a Request made from a scope, until read)
+        if body is None:
+            body = self._body = b"".join([chunk async for chunk in self.stream()])
+        return body
 
     async def json(self) -> Any:
         if self._json is _UNSET:
@@ -222,9 +274,10 @@ class Request:
     async def stream(self) -> AsyncIterator[bytes]:
         """The body in chunks as they arrive, then ``b""``. Once streamed, the body cannot be read again
         (RuntimeError "Stream consumed"), unless ``body()`` had read it whole first."""
-        if self._body is not None:
-            if self._body:
-                yield self._body
+        body = getattr(self, "_body", None)
+        if body is not None:
+            if body:
+                yield body
             yield b""
             return
         source = self._stream
@@ -278,6 +331,81 @@ class Request:
 
 _UNSET: Any = object()
 HTTPConnection.register(Request)
+
+#: how often a ``receive()`` waiting for the end of the exchange looks at the connection
+_DISCONNECT_POLL = 1.0
+
+
+def made_from_scope(request: Request) -> bool:
+    """``request`` was made with ``Request(scope, receive)`` (not by the server, which releases its own)."""
+    return isinstance(request._stream, _ReceivedBody)
+
+
+async def _no_receive() -> dict[str, Any]:
+    raise RuntimeError("Receive channel has not been made available")
+
+
+class _BodyReceive:
+    """``request.receive`` of a request the server (or the ASGI adapter) made: its body as ASGI messages,
+    whole or chunk by chunk as it arrives; then ``http.disconnect`` once the connection is closed."""
+
+    __slots__ = ("request", "done", "reading")
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.done = False
+        self.reading = False  # this receive is the reader of the request's body stream
+
+    async def __call__(self) -> dict[str, Any]:
+        request = self.request
+        if not self.done:
+            if request._body is not None:
+                self.done = True
+                return {"type": "http.request", "body": request._body, "more_body": False}
+            stream = request._stream
+            if stream is None or (stream.consumed and not self.reading):
+                self.done = True  # read already, through request.stream(): nothing left to give
+                return {"type": "http.request", "body": b"", "more_body": False}
+            stream.consumed = self.reading = True
+            try:
+                chunk = await stream.read()
+            except ClientDisconnect:
+                self.done = True
+                return {"type": "http.disconnect"}
+            if chunk is None:
+                self.done = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": chunk, "more_body": True}
+        transport = request._transport
+        while transport is not None and not transport.is_closing():
+            await asyncio.sleep(_DISCONNECT_POLL)
+        return {"type": "http.disconnect"}
+
+
+class _ReceivedBody:
+    """The body of a Request made from a scope: read from ``receive``'s ``http.request`` messages (the
+    interface of ``server.body.BodyStream``: ``read()`` gives each chunk, then None)."""
+
+    __slots__ = ("receive", "done", "consumed")
+
+    def __init__(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self.receive = receive
+        self.done = False
+        self.consumed = False
+
+    async def read(self) -> bytes | None:
+        while not self.done:
+            message = await self.receive()
+            kind = message["type"]
+            if kind == "http.request":
+                self.done = not message.get("more_body", False)
+                chunk = message.get("body", b"")
+                if chunk:
+                    return bytes(chunk)
+            elif kind == "http.disconnect":
+                self.done = True
+                raise ClientDisconnect()
+        return None
 
 
 class _FormReader:

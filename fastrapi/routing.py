@@ -13,7 +13,7 @@ import inspect
 import re
 import typing
 import uuid
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
 
 import orjson
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter
@@ -21,10 +21,12 @@ from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter
 from .background import Teardown
 from .concurrency import run_in_threadpool
 from .datastructures import Default, DefaultPlaceholder, URLPath
-from .dependencies import (Dependant, Plan, SolveContext, build_plan, load_body, solve, solve_async,
-                           uses_function_scope)
+from .dependencies import (Dependant, Plan, SolveContext, _reads_body, _reads_form, build_plan, load_body, solve,
+                           solve_async, uses_function_scope)
 from .exceptions import FastAPIError, NoMatchFound, ResponseValidationError
-from .responses import JSONResponse, RedirectResponse, Response, encoded_json_response
+from .background import chain
+from .requests import Request, made_from_scope
+from .responses import JSONResponse, RedirectResponse, Response, encoded_json_response, finalize_response
 
 _PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
 
@@ -277,8 +279,13 @@ class APIRoute(BaseRoute):
         self.sync_to_threadpool = sync_to_threadpool
         if reject_unknown_multipart_fields:
             _restrict_form_keys(self.plan)
-        handle = self._build_handle()
-        inline = self._build_inline()
+        if type(self).get_route_handler is not APIRoute.get_route_handler:
+            # FastAPI's custom route class: each request goes through the handler it builds (no fast path)
+            handle = _as_async(self.get_route_handler())
+            inline = None
+        else:
+            handle = self._build_handle()
+            inline = self._build_inline()
         #: for a handler without parameters: the server's fast path calls this with no Request at all
         fast = self._build_fast() if inline is not None and self.plan.empty else None
         #: the handler's own (handle, call_inline, call_fast); ``_install`` puts the route options around them
@@ -349,6 +356,31 @@ class APIRoute(BaseRoute):
                 self.stored = stored
                 self._install()
         return self.stored
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        """FastAPI's hook: the function answering one request, ``Request -> Response``.
+
+        A subclass (``route_class=``) overrides it to wrap ``super().get_route_handler()``: to hand the
+        handler another Request (``GzipRequest(request.scope, request.receive)``), time it, or turn its
+        exceptions into others. The response has the ``response: Response`` parameter's headers and the
+        background tasks applied. Routes of classes that do not override it keep their prebuilt ``handle``.
+        """
+        handle = self._build_handle()
+        reads_form = _reads_form(self.plan)
+        reads_body = _reads_body(self.plan) and not reads_form
+
+        async def route_handler(request: Request) -> Response:
+            if reads_body and (type(request).body is not Request.body or getattr(request, "_body", None) is None):
+                request._body = await request.body()  # the request class's own reading (a GzipRequest's...)
+            response = finalize_response(request, await handle(request))
+            if type(response) is bytes:
+                response = encoded_json_response(response)
+            if reads_form and request._form is not None and made_from_scope(request):
+                # the server closes the uploads of the request it made; these ones are closed here
+                response.background = chain(response.background, request._form.close)
+            return response
+
+        return route_handler
 
     def _build_handle(self) -> Callable[[Any], Any]:
         endpoint = self.endpoint
@@ -711,6 +743,13 @@ def _close_after(response: Any, stack: AsyncExitStack) -> Any:
     return response
 
 
+def _as_async(handler: Callable[[Any], Any]) -> Callable[[Any], Awaitable[Any]]:
+    """A custom route handler as a coroutine function (a sync one runs in the thread pool, as in Starlette)."""
+    if inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(getattr(handler, "__call__", None)):
+        return handler
+    return functools.partial(run_in_threadpool, handler)
+
+
 def _endpoint_name(endpoint: Callable[..., Any]) -> str:
     """Starlette's default route name: the function's ``__name__``, else its class name."""
     return getattr(endpoint, "__name__", type(endpoint).__name__)
@@ -770,6 +809,8 @@ class RouteDecorators:
     include_in_schema: bool = True
     callbacks: Sequence[Any] | None = None
     generate_unique_id_function: Any = Default(generate_unique_id)
+    #: the class this level's routes are made of (FastAPI's ``route_class``: an ``APIRoute`` subclass)
+    route_class: type[APIRoute] = APIRoute
 
     def _register_route(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> Any:
         raise NotImplementedError
@@ -807,9 +848,11 @@ class RouteDecorators:
         generate_unique_id_function: Any = Default(generate_unique_id),
         cache_resp: bool = False,
         rate_limit: int | None = None,
+        route_class_override: type[APIRoute] | None = None,
     ) -> Any:
         """Add a route for ``endpoint`` at this level's prefix + ``path``; this level's tags, dependencies,
-        responses, default response class... are combined with the route's as in FastAPI.
+        responses, default response class... are combined with the route's as in FastAPI. The route is a
+        ``route_class_override``, else this level's ``route_class``.
 
         The original FastrAPI's route options: ``cache_resp=True`` computes the response once at startup and
         serves it as stored bytes (``fastrapi.response_cache``); ``rate_limit=N`` allows N requests per second
@@ -842,6 +885,7 @@ class RouteDecorators:
             "generate_unique_id_function": get_value_or_default(
                 generate_unique_id_function, self.generate_unique_id_function
             ),
+            "route_class": route_class_override or self.route_class,
         }
         if cache_resp:
             options["cache_resp"] = True
@@ -890,6 +934,7 @@ class RouteDecorators:
                 self.add_api_websocket_route(prefix + path, endpoint, options["name"], dependencies=merged_deps)
                 continue
             merged = dict(options)
+            merged["route_class_override"] = merged.pop("route_class")  # an included route keeps its class
             merged["dependencies"] = merged_deps
             merged["tags"] = [*(tags or ()), *options["tags"]]
             merged["responses"] = {**(responses or {}), **options["responses"]}
@@ -969,11 +1014,13 @@ class APIRouter(RouteDecorators):
         deprecated: bool | None = None,
         include_in_schema: bool = True,
         generate_unique_id_function: Any = Default(generate_unique_id),
+        route_class: type[APIRoute] = APIRoute,
         **options: Any,
     ) -> None:
         if prefix:
             _check_prefix(prefix)
         self.prefix = prefix
+        self.route_class = route_class
         self.tags = list(tags or ())
         self.dependencies = list(dependencies or ())
         self.default_response_class = default_response_class
@@ -1001,7 +1048,7 @@ class APIRouter(RouteDecorators):
         """This router's routes as route objects (FastAPI's ``router.routes``), built on first access."""
         if self._routes is None:
             self._routes = [
-                APIRoute(path, endpoint, **options) if kind == "http" else WebSocketRoute(path, endpoint, **options)
+                build_route(path, endpoint, options) if kind == "http" else WebSocketRoute(path, endpoint, **options)
                 for kind, path, endpoint, options in self.specs
             ]
         return self._routes
@@ -1009,6 +1056,12 @@ class APIRouter(RouteDecorators):
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of the route ``name`` with ``path_params`` filled in (``NoMatchFound`` if none fits)."""
         return _url_path_for(self.routes, name, path_params)
+
+
+def build_route(path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> APIRoute:
+    """The route ``add_api_route`` recorded: an instance of its ``route_class`` option (APIRoute by default)."""
+    cls = options.get("route_class") or APIRoute
+    return cls(path, endpoint, **{k: v for k, v in options.items() if k != "route_class"})
 
 
 def _url_path_for(routes: Iterable[BaseRoute], name: str, path_params: dict[str, Any]) -> URLPath:
@@ -1064,6 +1117,8 @@ class Router:
         self._mounts: list[Any] = []
         self.redirect_slashes = redirect_slashes
         self.root_path = root_path
+        #: the class of the routes the app declares from now on (FastAPI's ``app.router.route_class``)
+        self.route_class: type[APIRoute] = APIRoute
 
     def add_route(self, route: BaseRoute) -> None:
         self.routes.append(route)

@@ -26,6 +26,7 @@ from pydantic_core import CoreSchema, PydanticUndefined
 from ..datastructures import DefaultPlaceholder
 from ..params import File as FileInfo
 from ..dependencies import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Param, Plan, _unwrap
+from ..param_models import field_config, request_names
 from ..responses import JSONResponse
 from ..security.base import SecurityBase
 from .constants import METHODS_WITH_BODY, REF_PREFIX, REF_TEMPLATE
@@ -109,7 +110,13 @@ class ModelField:
     serialization for what goes out) and the TypeAdapter whose core schema the JSON Schema is made from.
 
     ``source`` is the user's declaration (``Query(...)``, ``Form(...)``...) for what only OpenAPI reads from it.
+    A field of a parameter model also has the name, alias and requiredness it is documented with.
     """
+
+    param_name: str | None = None
+    param_alias: str | None = None
+    param_required: bool | None = None
+    include_in_schema = True
 
     def __init__(self, field_info: FieldInfo, name: str, mode: Literal["validation", "serialization"] = "validation",
                  config: ConfigDict | None = None, source: Any = None, kind: int | None = None,
@@ -268,6 +275,28 @@ def _param_field(p: Param) -> ModelField:
     return ModelField(_field_info_for(p), p.name, source=info, kind=p.kind, media_type=media_type)
 
 
+def _model_param_fields(p: Param) -> list[ModelField]:
+    """A parameter model's fields, each documented as its own parameter (FastAPI's flattening): named as the
+    request sends it, required unless the model is optional, hidden with the parameter's ``include_in_schema``."""
+    spec = p.model
+    assert spec is not None
+    model = spec.model
+    parent_info = p.info
+    convert = getattr(parent_info, "convert_underscores", True)
+    optional_model = spec.nullable and not p.required
+    fields = []
+    for name, info in model.model_fields.items():
+        config = field_config(model, info.annotation)
+        field_convert = p.kind == HEADER and getattr(info, "convert_underscores", convert)
+        alias, request_name = request_names(name, info, config, field_convert)[0]
+        field = ModelField(info, name, config=config, source=info, kind=p.kind)  # type: ignore[arg-type]
+        field.param_name, field.param_alias = request_name, alias
+        field.param_required = info.is_required() and not optional_model
+        field.include_in_schema = getattr(parent_info, "include_in_schema", True)
+        fields.append(field)
+    return fields
+
+
 def _model_type(annotation: Any) -> type[BaseModel] | None:
     """``Model`` for ``Model`` or ``Model | None``."""
     if typing.get_origin(annotation) in _UNION_TYPES:
@@ -364,8 +393,11 @@ def _dependency_data(plan: Plan) -> _DependencyData:
         if key in visited:
             continue
         visited.append(key)
-        for p in current.params:
-            data.params[p.kind].append(_param_field(p))
+        for p in current.located or current.params:
+            if p.model is not None:
+                data.params[p.kind].extend(_model_param_fields(p))
+            else:
+                data.params[p.kind].append(_param_field(p))
         scopes = list(parent_scopes)
         if not is_root:
             for scope in node.scopes:
@@ -511,14 +543,14 @@ def _operation_parameters(data: _DependencyData, field_mapping: dict[Any, Any],
     for kind in (PATH, QUERY, HEADER, COOKIE):
         for field in data.params[kind]:
             source = field.source
-            if not getattr(source, "include_in_schema", True):
+            if not getattr(source, "include_in_schema", True) or not field.include_in_schema:
                 continue
-            name = field.alias
+            name = field.param_name or field.alias
             schema = get_schema_from_model_field(field=field, field_mapping=field_mapping,
                                                  separate_input_output_schemas=separate_input_output_schemas,
-                                                 field_alias=name)
-            parameter: dict[str, Any] = {"name": name, "in": _IN[kind], "required": field.field_info.is_required(),
-                                         "schema": schema}
+                                                 field_alias=field.param_alias or name)
+            required = field.field_info.is_required() if field.param_required is None else field.param_required
+            parameter: dict[str, Any] = {"name": name, "in": _IN[kind], "required": required, "schema": schema}
             if field.field_info.description:
                 parameter["description"] = field.field_info.description
             openapi_examples = getattr(source, "openapi_examples", None)
