@@ -142,7 +142,7 @@ def check_answers(data: bytes, allow_500: bool = False) -> list[int]:
 
 
 # ---------------------------------------------------------------------- any request
-@examples(200)
+@examples(150)
 @given(raw=requests())
 def test_any_request_never_5xx_and_server_stays_up(server, raw):
     data = server.request(raw)
@@ -150,7 +150,7 @@ def test_any_request_never_5xx_and_server_stays_up(server, raw):
     server.assert_healthy()
 
 
-@examples(40)
+@examples(30)
 @given(raws=st.lists(requests(), min_size=2, max_size=5))
 def test_pipelined_mixed_requests(server, raws):
     """Good and bad requests pipelined on one connection: never a 5xx, and a protocol error (after which the
@@ -162,7 +162,7 @@ def test_pipelined_mixed_requests(server, raws):
 
 
 # ---------------------------------------------------------------------- request shapes with one right answer
-@examples(60)
+@examples(40)
 @given(body=chunked_body(), declared=st.integers(0, 5000), te=st.sampled_from([b"chunked", b"Chunked", b"CHUNKED"]),
        te_first=st.booleans())
 def test_content_length_with_transfer_encoding_is_400(server, body, declared, te, te_first):
@@ -175,7 +175,7 @@ def test_content_length_with_transfer_encoding_is_400(server, body, declared, te
     server.assert_healthy()
 
 
-@examples(40)
+@examples(25)
 @given(a=st.integers(0, 100), b=st.integers(0, 100), same_line=st.booleans())
 def test_different_content_lengths_are_400(server, a, b, same_line):
     if a == b:
@@ -186,7 +186,7 @@ def test_different_content_lengths_are_400(server, a, b, same_line):
     server.assert_healthy()
 
 
-@examples(40)
+@examples(25)
 @given(name=token, fold=st.sampled_from([b" ", b"\t", b"  ", b" \t"]), rest=field_value)
 def test_obs_fold_is_400(server, name, fold, rest):
     data = server.request(b"GET / HTTP/1.1\r\nHost: h\r\nX-" + name + b": a\r\n" + fold + rest + b"\r\n\r\n")
@@ -194,7 +194,7 @@ def test_obs_fold_is_400(server, name, fold, rest):
     server.assert_healthy()
 
 
-@examples(80)
+@examples(50)
 @given(body=chunked_body())
 def test_chunk_sizes_and_extensions_read_exactly(server, body):
     raw, size = body
@@ -203,7 +203,7 @@ def test_chunk_sizes_and_extensions_read_exactly(server, body):
     assert data.endswith(b'{"size":%d}' % size)
 
 
-@examples(120)
+@examples(80)
 @given(value=st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=24))
 def test_reflected_header_value_never_splits_the_response(server, value):
     """The app copies a query value into a response header: with CR, LF, NUL or another control character the
