@@ -68,6 +68,17 @@ async def slow(size: int = 65536):
     return Response(b"s" * size, media_type="application/octet-stream")
 
 
+@app.get("/drip")
+async def drip(pieces: int = 20):
+    """A chunked response that takes a while to send (a piece every 10 ms)."""
+    async def gen():
+        for i in range(pieces):
+            await asyncio.sleep(0.01)
+            yield b"%d " % i
+
+    return StreamingResponse(gen(), media_type="text/plain")
+
+
 @app.websocket("/ws")
 async def ws_echo(websocket: WebSocket):
     await websocket.accept()
