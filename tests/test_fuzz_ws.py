@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hostile import ServerProcess
-from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawWS, TCPClosed, build_frame,
+from wsraw import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT, RawWS, TCPClosed, accept_key, build_frame,
                    close_payload)
 
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))
@@ -33,6 +33,14 @@ MAX_SIZE = 1 << 16
 def server(tmp_path_factory):
     srv = ServerProcess(tmp_path_factory.mktemp("fuzz-ws"), ws_max_size=MAX_SIZE, ws_ping_interval=0,
                         ws_per_message_deflate=False)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def deflate_server(tmp_path_factory):
+    """Default WebSocket options: permessage-deflate is negotiated when offered."""
+    srv = ServerProcess(tmp_path_factory.mktemp("fuzz-ws-handshake"))
     yield srv
     srv.stop()
 
@@ -271,3 +279,44 @@ def converse(server: ServerProcess, steps: list[Step], cut: int) -> None:
             assert c.wait_tcp_closed(5), "the server did not close TCP after its close frame"
     assert server.alive(), server.log[-3000:]
     fresh_echo(server.port)
+
+
+# ---------------------------------------------------------------------- the opening handshake
+header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+extension_offer = st.lists(st.one_of(
+    st.sampled_from(["permessage-deflate", "x-webkit-deflate-frame", "", ";", ",", '"']),
+    st.sampled_from(["client_max_window_bits", "server_max_window_bits", "client_no_context_takeover",
+                     "server_no_context_takeover"]).flatmap(
+        lambda p: st.sampled_from(["", "=8", "=15", "=7", "=16", '="10"', "=abc", "=+9", "=", '="1']).map(lambda v: p + v)),
+), max_size=6).map(lambda parts: "; ".join(parts))
+
+
+@settings(max_examples=max(1, int(80 * SCALE)), deadline=None)
+@given(
+    method=st.sampled_from(["GET", "GET", "GET", "POST", "HEAD"]),
+    http_version=st.sampled_from(["1.1", "1.1", "1.1", "1.0"]),
+    upgrade=st.one_of(st.none(), st.sampled_from(["websocket", "WebSocket", "h2c", "websocket, x"]), header_text),
+    connection=st.one_of(st.none(), st.sampled_from(["Upgrade", "keep-alive, Upgrade", "close"]), header_text),
+    key=st.one_of(st.just("AUTO"), st.none(), header_text, st.just("AAAAAAAAAAAAAAAAAAAAAA==")),
+    version=st.one_of(st.just("13"), st.none(), st.sampled_from(["8", "14", "13, 8", ""]), header_text),
+    extensions=st.one_of(st.none(), extension_offer, header_text),
+    protocols=st.one_of(st.none(), header_text),
+)
+def test_handshake_never_5xx(deflate_server, method, http_version, upgrade, connection, key, version, extensions, protocols):
+    """Any opening handshake gets a 101 (with the right accept key and an extension answer the client offered)
+    or a 4xx; never a 5xx; the process stays up."""
+    extra = [(name, value) for name, value in (("Sec-WebSocket-Extensions", extensions),
+                                               ("Sec-WebSocket-Protocol", protocols)) if value is not None]
+    server = deflate_server
+    with RawWS(server.port, timeout=5) as c:
+        resp = c.handshake("/ws", expect_status=None, method=method, http_version=http_version, upgrade=upgrade,
+                           connection=connection, key=key, version=version, extra_headers=extra)
+        assert resp.status == 101 or 400 <= resp.status < 500, (resp.status, resp.headers, resp.body[:200])
+        if resp.status == 101:
+            assert resp.header("sec-websocket-accept") == accept_key(c.key)
+            answer = resp.header("sec-websocket-extensions")
+            assert answer is None or answer.startswith("permessage-deflate"), answer
+            c.allow_rsv1 = answer is not None
+            c.send_text("hi")
+            assert c.read_text() == "hi"
+    assert server.alive(), server.log[-3000:]
