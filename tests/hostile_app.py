@@ -68,6 +68,12 @@ async def slow(size: int = 65536):
     return Response(b"s" * size, media_type="application/octet-stream")
 
 
+@app.get("/sleep")
+async def sleep(s: float = 1.0):
+    await asyncio.sleep(s)
+    return {"slept": s}
+
+
 @app.get("/drip")
 async def drip(pieces: int = 20):
     """A chunked response that takes a while to send (a piece every 10 ms)."""
