@@ -183,6 +183,29 @@ def test_pipeline_flood_never_read_is_bounded(server):
     server.assert_healthy()
 
 
+def test_pipelined_large_bodies_behind_a_slow_request_are_not_buffered(server):
+    """Large bodies pipelined behind a request still in progress: the server stops reading instead of holding a
+    whole ``max_body_size`` body per queued request (that was 33 of them, ~2 GiB with the default limit), and
+    answers all of them, in order, once the slow one is done."""
+    count = 40
+    body = b"x" * MAX_BODY
+    raw = b"GET /sleep?s=2 HTTP/1.1\r\nHost: t\r\n\r\n" + (
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body) * count
+    rss_before = server.rss()
+    with connect(server.port, timeout=60) as s:
+        writer = threading.Thread(target=s.sendall, args=(raw,), daemon=True)
+        writer.start()
+        time.sleep(1.5)  # the slow request is still in progress
+        grown = server.rss() - rss_before
+        writer.join(30)
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        got = read_to_eof(s, 60)
+    assert grown < 12 * MB, f"RSS grew {grown / MB:.1f} MiB for bodies queued behind a slow request"
+    assert statuses(got) == [200] * (count + 2)
+    assert got.count(b'{"size":%d}' % MAX_BODY) == count
+    server.assert_healthy()
+
+
 def test_garbage_after_pipelined_requests_is_cut_cleanly(server):
     """Good requests, then garbage: every good one is answered in order, then a 400, then the close."""
     raw = b"GET /seq/1 HTTP/1.1\r\nHost: t\r\n\r\n" * 50 + b"\x00\x01garbage\r\n\r\n" + b"GET / HTTP/1.1\r\n\r\n" * 5

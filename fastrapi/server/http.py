@@ -174,7 +174,7 @@ class HttpProtocol(asyncio.Protocol):
         cfg = self.server.config
         tick = cfg.tick
         if not self._in_headers:  # a body is arriving (its handler may be running already, reading a stream)
-            if self._active:
+            if self._active or self._read_paused:  # (not the client's fault while the server is not reading)
                 self._body_ticks = 0
             else:
                 self._body_ticks += 1
@@ -220,7 +220,10 @@ class HttpProtocol(asyncio.Protocol):
                     if self._pending_head > self._max_header:
                         raise _Reject(431, "Request Header Fields Too Large")
             elif self._body_size > STREAM_AFTER and type(self._body) is list:
-                self._stream_body()
+                if self._busy or self._pipeline:
+                    self._hold_body()
+                else:
+                    self._stream_body()
         except httptools.HttpParserUpgrade as exc:
             self._on_upgrade(data[exc.args[0]:] if exc.args else b"")
         except _Reject as exc:
@@ -398,6 +401,14 @@ class HttpProtocol(asyncio.Protocol):
         request._body = None
         request._stream = stream
         self._dispatch(request)
+
+    def _hold_body(self) -> None:
+        """A large body arriving behind a request still being answered: stop reading until that one is answered
+        (``_after_response`` resumes), then it is streamed. Without this, one connection could make the server
+        buffer a whole ``max_body_size`` body per pipelined request."""
+        if not self._read_paused:
+            self._read_paused = True
+            self.transport.pause_reading()
 
     def pause_body(self) -> None:
         """The unread streamed body is over its high-water mark: stop reading the socket."""
