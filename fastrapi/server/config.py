@@ -37,7 +37,8 @@ class ServerConfig:
     backlog: int = 2048
     #: largest WebSocket message in bytes (after decompression) before closing with 1009
     ws_max_size: int = 16 * 1024 * 1024
-    #: messages buffered for a handler that doesn't read before the socket stops being read
+    #: messages buffered for a handler that doesn't read before the socket stops being read (reading also stops
+    #: once the queued messages hold over 1 MiB)
     ws_max_queue: int = 32
     #: seconds between keepalive pings (None or 0: no pings)
     ws_ping_interval: float | None = 20.0

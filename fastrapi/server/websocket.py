@@ -57,6 +57,11 @@ CONNECTED = State.CONNECTED
 DISCONNECTED = State.DISCONNECTED
 
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
+#: besides ``ws_max_queue`` messages, reading pauses once the queued messages hold more than this many bytes
+#: (counted only when a message over ``_LARGE`` arrives): a handler that does not read makes the server hold
+#: about 1 MiB plus one message, not ``ws_max_queue`` x ``ws_max_size`` (512 MiB by default)
+_QUEUE_HIGH = 1 << 20
+_LARGE = 64 * 1024
 _PONG = FIN | OP_PONG
 _PING = FIN | OP_PING
 _CLOSE = FIN | OP_CLOSE
@@ -244,7 +249,8 @@ class WebSocketProtocol(asyncio.Protocol):
                     self._waiter = None
                     if not w.done():
                         w.set_result(None)
-                if len(messages) >= self._max_queue and not self._read_paused:
+                if (len(messages) >= self._max_queue or (ln > _LARGE and _queued_bytes(messages) > _QUEUE_HIGH)) \
+                        and not self._read_paused:
                     self._read_paused = True
                     self.transport.pause_reading()
         except ProtocolError as exc:
@@ -337,7 +343,8 @@ class WebSocketProtocol(asyncio.Protocol):
             self._waiter = None
             if not w.done():
                 w.set_result(None)
-        if len(messages) >= self._max_queue and not self._read_paused:
+        if (len(messages) >= self._max_queue or (len(message) > _LARGE and _queued_bytes(messages) > _QUEUE_HIGH)) \
+                and not self._read_paused:
             self._read_paused = True
             self.transport.pause_reading()
 
@@ -785,3 +792,8 @@ def _flush_dirty(loop: Any) -> None:
     """One write per connection for all the broadcast frames queued during this loop iteration."""
     for conn, max_outgoing in _DIRTY.pop(loop, ()):
         conn._flush_shared(max_outgoing)
+
+
+def _queued_bytes(messages: "deque[str | bytes]") -> int:
+    """Size of the queued messages (a str counts its characters)."""
+    return sum(map(len, messages))
