@@ -9,7 +9,7 @@ import time
 import pytest
 
 from hostile import ServerProcess
-from wsraw import OP_BINARY, OP_TEXT, RawWS, build_frame
+from wsraw import OP_BINARY, OP_PING, OP_TEXT, RawWS, build_frame
 
 MB = 1 << 20
 
@@ -94,3 +94,35 @@ def test_many_open_websockets_each_echo(server):
         time.sleep(0.1)
     assert server.fd_count() <= fds_before
     server.assert_healthy()
+
+
+def test_ping_flood_from_a_client_that_never_reads_is_bounded(server):
+    """Pings without end from a client that reads none of the pongs: the server stops reading once its write
+    buffer is full, instead of queueing every pong (its memory grew ~12 MiB a second without bound)."""
+    rss_before = server.rss()
+    c = RawWS(server.port, rcvbuf=4096, timeout=30)
+    try:
+        c.handshake("/ws")
+        pings = build_frame(OP_PING, b"p" * 125, mask_key=b"abcd") * 8000  # 1 MiB of pings
+        sender = threading.Thread(target=_send_all, args=(c, pings, 256), daemon=True)
+        sender.start()
+        time.sleep(3.0)
+        grown = server.rss() - rss_before
+        assert sender.is_alive(), "the server read 256 MiB of pings from a client that reads nothing"
+        server.assert_healthy()
+    finally:
+        c.close()
+    assert grown < 16 * MB, f"RSS grew {grown / MB:.1f} MiB"
+    server.assert_healthy()
+
+
+def test_ping_flood_from_a_client_that_reads_gets_every_pong(server):
+    with RawWS(server.port, timeout=10) as c:
+        c.handshake("/ws")
+        for i in range(50):
+            c.send_raw(b"".join(build_frame(OP_PING, b"%d-%d" % (i, k)) for k in range(200)))
+            for k in range(200):
+                f = c.read_frame()
+                assert (f.opcode, f.payload) == (0xA, b"%d-%d" % (i, k))
+        c.send_text("after")
+        assert c.read_text() == "after"

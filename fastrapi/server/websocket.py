@@ -278,6 +278,11 @@ class WebSocketProtocol(asyncio.Protocol):
                 raise ProtocolError(CloseCode.PROTOCOL_ERROR, "control frame payload is longer than 125 bytes")
             if opcode == OP_PING:
                 self._write_control(_PONG, payload)
+                if (self._write_paused or self._outbox is not None) and not self._read_paused:
+                    # pings from a peer that does not read the pongs: stop reading until it does (resume_writing),
+                    # else the pongs would pile up in the write buffer without bound
+                    self._read_paused = True
+                    self.transport.pause_reading()
             elif opcode == OP_PONG:
                 if self._ping_payload is not None and payload == self._ping_payload:
                     self._ping_payload = None
@@ -471,6 +476,10 @@ class WebSocketProtocol(asyncio.Protocol):
         self._write_paused = False
         if self._outbox is not None:
             self._pump()
+        if self._read_paused and not self._write_paused and self._outbox is None and not self._input_closed \
+                and len(self.messages or ()) <= self._low_queue:
+            self._read_paused = False  # (paused by pings while the peer was not reading)
+            self.transport.resume_reading()
         w = self._drain_waiter
         if w is not None:
             self._drain_waiter = None
