@@ -9,7 +9,7 @@ import time
 import pytest
 
 from hostile import ServerProcess
-from wsraw import OP_BINARY, OP_PING, OP_TEXT, RawWS, build_frame
+from wsraw import OP_BINARY, OP_CONT, OP_PING, OP_TEXT, RawWS, build_frame
 
 MB = 1 << 20
 
@@ -126,3 +126,25 @@ def test_ping_flood_from_a_client_that_reads_gets_every_pong(server):
                 assert (f.opcode, f.payload) == (0xA, b"%d-%d" % (i, k))
         c.send_text("after")
         assert c.read_text() == "after"
+
+
+@pytest.mark.parametrize("opcode", [OP_BINARY, OP_TEXT])
+def test_message_in_one_byte_fragments_costs_its_size(server, opcode):
+    """A message sent in 1-byte fragments: the server holds about the message's size, not an object per fragment
+    (that was ~50 bytes of memory per byte: a 16 MiB message in 1-byte frames would have taken ~800 MiB)."""
+    count = 500_000
+    rss_before = server.rss()
+    with RawWS(server.port, timeout=60) as c:
+        c.handshake("/ws")
+        middle = build_frame(OP_CONT, b"a", fin=False, mask_key=b"\0\0\0\0")
+        c.send_raw(build_frame(opcode, b"a", fin=False) + middle * count)
+        time.sleep(0.5)
+        c.send_frame(OP_PING, b"sync")  # answered once every fragment before it has been taken in
+        f = c.read_frame(60)
+        assert (f.opcode, f.payload) == (0xA, b"sync")
+        grown = server.rss() - rss_before
+        c.send_frame(OP_CONT, "é".encode() if opcode == OP_TEXT else b"z", fin=True)
+        op, data, _ = c.read_message(60)
+        assert op == opcode and len(data) == count + 1 + len("é".encode() if opcode == OP_TEXT else b"z")
+    assert grown < 12 * MB, f"RSS grew {grown / MB:.1f} MiB for a {count / MB:.1f} MiB message in 1-byte fragments"
+    server.assert_healthy()

@@ -110,7 +110,7 @@ class WebSocketProtocol(asyncio.Protocol):
             if negotiated is not None:
                 self._extension, self._deflate = negotiated
         self._frag_op = 0
-        self._frag_parts: list[Any] | None = None  # the parts of a fragmented message in progress
+        self._frag_parts: bytearray | None = None  # the bytes so far of a fragmented message in progress
         self._frag_size = 0
         self._frag_decoder: Any = None
         self._frag_compressed = False
@@ -304,7 +304,7 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._frag_op:
             raise ProtocolError(CloseCode.PROTOCOL_ERROR, "expected a continuation frame: a fragmented message is in progress")
         self._frag_op = opcode
-        self._frag_parts = []
+        self._frag_parts = None
         self._frag_size = 0
         self._frag_compressed = bool(rsv)
         self._frag_decoder = _utf8_decoder() if opcode == OP_TEXT else None
@@ -318,21 +318,27 @@ class WebSocketProtocol(asyncio.Protocol):
         if self._frag_size > self._max_size:
             raise ProtocolError(CloseCode.MESSAGE_TOO_BIG, "message too big")
         decoder = self._frag_decoder
+        text = ""
         if decoder is not None:
             try:
-                part: Any = decoder.decode(payload, bool(fin))
+                text = decoder.decode(payload, bool(fin))  # checked as it arrives: invalid UTF-8 fails at once
             except UnicodeDecodeError:
                 raise ProtocolError(CloseCode.INVALID_DATA, "invalid UTF-8 in text message") from None
-            self._frag_parts.append(part)
-        else:
-            self._frag_parts.append(payload)
+        # The raw bytes collect in one bytearray (not a list of parts: a message in 1-byte fragments would cost
+        # ~50 bytes of memory per byte received).
+        collected = self._frag_parts
         if not fin:
+            if collected is None:
+                self._frag_parts = bytearray(payload)
+            else:
+                collected += payload
             return
-        parts = self._frag_parts
-        if decoder is not None:
-            message: str | bytes = parts[0] if len(parts) == 1 else "".join(parts)
+        message: str | bytes
+        if collected is None:  # the whole message in one frame (a compressed one): as decoded
+            message = text if decoder is not None else payload
         else:
-            message = parts[0] if len(parts) == 1 else b"".join(parts)
+            collected += payload
+            message = collected.decode("utf-8") if decoder is not None else bytes(collected)
         self._frag_op = 0
         self._frag_parts = None
         self._frag_decoder = None
