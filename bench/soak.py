@@ -86,11 +86,15 @@ class Conn:
     async def echo(self, text: bytes) -> None:
         # a masked text frame (mask 0: the payload goes as is; the server unmasks all the same)
         self.writer.write(struct.pack("!BB", 0x81, 0x80 | len(text)) + b"\0\0\0\0" + text)
-        b0, b1 = await self.reader.readexactly(2)
-        n = b1 & 0x7F
-        if n == 126:
-            n = struct.unpack("!H", await self.reader.readexactly(2))[0]
-        payload = await self.reader.readexactly(n)
+        while True:
+            b0, b1 = await self.reader.readexactly(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", await self.reader.readexactly(2))[0]
+            payload = await self.reader.readexactly(n)
+            if b0 != 0x89:
+                break
+            self.writer.write(struct.pack("!BB", 0x8A, 0x80 | n) + b"\0\0\0\0" + payload)  # the server's keepalive
         if b0 != 0x81 or payload != text:
             raise RuntimeError(f"bad echo {b0:#x} {payload[:40]!r}")
 
