@@ -520,6 +520,7 @@ class HttpProtocol(asyncio.Protocol):
         if not chunked:
             request.keep_alive = False
         iterator = response.body_iterator
+        transport = self.transport
         try:
             try:
                 head = self._head(request, response.status_code, response.raw_headers,
@@ -527,7 +528,6 @@ class HttpProtocol(asyncio.Protocol):
             except InvalidHeader as exc:
                 self._refuse_response(request, exc)
                 return
-            transport = self.transport
             transport.write(head)
             if request.method == "HEAD":
                 return
@@ -553,6 +553,12 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 if chunked and not transport.is_closing():
                     transport.write(b"0\r\n\r\n")
+        except Exception as exc:
+            # The head is out, the status cannot change: the body ends without its last chunk and the
+            # connection is closed, so the client sees an incomplete response.
+            logger.error("Exception in the streaming response of %s %s", request.method, request.path, exc_info=exc)
+            request.keep_alive = False
+            transport.close()
         finally:
             self._streaming = False
             aclose = getattr(iterator, "aclose", None)
