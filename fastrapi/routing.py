@@ -8,12 +8,13 @@ from __future__ import annotations
 import dis
 import functools
 import math
+import os
 from contextlib import AsyncExitStack
 import inspect
 import re
 import typing
 import uuid
-from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, Literal, Sequence, TypeVar
 
 import orjson
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter
@@ -25,6 +26,7 @@ from .dependencies import (Dependant, Plan, SolveContext, _reads_body, _reads_fo
                            solve_async, uses_function_scope)
 from .exceptions import FastAPIError, NoMatchFound, ResponseValidationError
 from .background import chain
+from .frontend import FrontendFiles, join_paths, normalize_path, resolve_check_dir
 from .requests import Request, made_from_scope
 from .responses import (JSONResponse, RedirectResponse, Response, StreamingResponse, encoded_json_response,
                         finalize_response)
@@ -927,6 +929,29 @@ class RouteDecorators:
             options["rate_limit"] = rate_limit
         return self._register_route(self.prefix + path, endpoint, options)
 
+    def frontend(
+        self,
+        path: str,
+        *,
+        directory: str | os.PathLike[str],
+        fallback: Literal["auto", "index.html", "404.html"] | None = "auto",
+        check_dir: bool | Literal["auto"] = "auto",
+    ) -> None:
+        """Serve a static frontend build (``directory``, e.g. ``dist``) under ``path`` as lowest-priority
+        routes: path operations declared before or after it win; a missing file falls back to ``404.html``
+        or, for a browser navigation, ``index.html`` (``fallback``). ``check_dir``: fail now when the
+        directory (or the named fallback file) is missing; ``"auto"`` only warns when ``FASTAPI_ENV`` is
+        ``development``. See ``fastrapi.frontend``."""
+        check = resolve_check_dir(directory, check_dir)
+        full_path = join_paths(self.prefix, normalize_path(path))
+        self._add_frontend(full_path, FrontendFiles(directory=directory, fallback=fallback, check_dir=check), [])
+
+    def _add_frontend(self, path: str, files: Any, dependencies: Sequence[Any]) -> None:
+        self._register_frontend(path, files, [*self.dependencies, *dependencies])
+
+    def _register_frontend(self, path: str, files: Any, dependencies: list[Any]) -> None:
+        raise NotImplementedError
+
     def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None, *,
                                 dependencies: Sequence[Any] | None = None) -> Any:
         """Add a WebSocket route at this level's prefix + ``path``, after this level's dependencies."""
@@ -964,6 +989,9 @@ class RouteDecorators:
             merged_deps = [*(dependencies or ()), *options["dependencies"]]
             if kind == "websocket":
                 self.add_api_websocket_route(prefix + path, endpoint, options["name"], dependencies=merged_deps)
+                continue
+            if kind == "frontend":  # ``endpoint`` is the frontend's FrontendFiles
+                self._add_frontend(join_paths(prefix, path), endpoint, merged_deps)
                 continue
             merged = dict(options)
             merged["route_class_override"] = merged.pop("route_class")  # an included route keeps its class
@@ -1075,13 +1103,16 @@ class APIRouter(RouteDecorators):
         self.specs.append(("websocket", path, endpoint, options))
         self._routes = None
 
+    def _register_frontend(self, path: str, files: Any, dependencies: list[Any]) -> None:
+        self.specs.append(("frontend", path, files, {"dependencies": dependencies}))
+
     @property
     def routes(self) -> list[BaseRoute]:
         """This router's routes as route objects (FastAPI's ``router.routes``), built on first access."""
         if self._routes is None:
             self._routes = [
                 build_route(path, endpoint, options) if kind == "http" else WebSocketRoute(path, endpoint, **options)
-                for kind, path, endpoint, options in self.specs
+                for kind, path, endpoint, options in self.specs if kind != "frontend"
             ]
         return self._routes
 
@@ -1147,6 +1178,8 @@ class Router:
         self._ws_static: dict[str, WebSocketRoute] = {}
         self._ws_dynamic: list[WebSocketRoute] = []
         self._mounts: list[Any] = []
+        #: ``app.frontend(...)`` routes (``fastrapi.frontend``): tried last, when nothing else takes a path
+        self.frontends: list[Any] = []
         self.redirect_slashes = redirect_slashes
         self.root_path = root_path
         #: the class of the routes the app declares from now on (FastAPI's ``app.router.route_class``)
@@ -1223,7 +1256,7 @@ class Router:
             return fallback[0], fallback[1], None
         if allowed:
             return None, None, allowed
-        if _miss and (self.redirect_slashes or self.root_path):
+        if _miss and (self.redirect_slashes or self.root_path or self.frontends):
             return self._miss(method, path)
         return None, None, None
 
@@ -1243,7 +1276,24 @@ class Router:
             other = route_path.rstrip("/") if route_path.endswith("/") else route_path + "/"
             if other in self.static or any(r.matches(other) is not None for r in self._dynamic):
                 return _SLASH_REDIRECT, {}, None
+        if self.frontends:
+            return self._frontend(route_path)
         return None, None, None
+
+    def _frontend(self, route_path: str) -> tuple[Any, dict[str, Any] | None, list[str] | None]:
+        """The frontend (the longest path of those the path lies under) that answers ``route_path``."""
+        best = None
+        for frontend in self.frontends:
+            rest = frontend.rest(route_path)
+            if rest is not None and (best is None or len(frontend.path) > len(best[0].path)):
+                best = (frontend, rest)
+        if best is None:
+            return None, None, None
+        return best[0].bind(best[1]), {}, None
+
+    def add_frontend(self, frontend: Any) -> None:
+        """Serve a ``fastrapi.frontend.FrontendRoute`` when no route, mount or slash redirect takes a path."""
+        self.frontends.append(frontend)
 
     def match_websocket(self, path: str) -> tuple[WebSocketRoute | None, dict[str, Any]]:
         route = self._ws_static.get(path)
