@@ -411,3 +411,51 @@ def test_pipelined_request_after_a_stream(serve):
         sock.close()
     assert data.count(b"HTTP/1.1 200 OK") == 2
     assert b'{"i":0}\n' in data and b'"Meeseeks Box"' in data
+
+
+def _read_chunks(port: int, path: str) -> list[bytes]:
+    """The chunks of a chunked response, as framed on the wire."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            part = sock.recv(65536)
+            if not part:
+                break
+            data += part
+    finally:
+        sock.close()
+    body = data.split(b"\r\n\r\n", 1)[1]
+    chunks = []
+    while True:
+        size_line, body = body.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            return chunks
+        chunks.append(body[:size])
+        assert body[size:size + 2] == b"\r\n"
+        body = body[size + 2:]
+
+
+def test_items_ready_at_once_share_writes(serve):
+    """1,000 items produced without waiting are written as a few chunks, not one chunk each; items of a
+    generator that waits between them each go out as produced."""
+    app = fastrapi.FastAPI()
+
+    @app.get("/ready")
+    async def ready() -> AsyncIterable[dict[str, int]]:
+        for i in range(1000):
+            yield {"i": i}
+
+    @app.get("/paced")
+    async def paced() -> AsyncIterable[dict[str, int]]:
+        for i in range(3):
+            await asyncio.sleep(0.02)
+            yield {"i": i}
+
+    srv = serve(app)
+    chunks = _read_chunks(srv.port, "/ready")
+    assert b"".join(chunks) == b"".join(b'{"i":%d}\n' % i for i in range(1000))
+    assert len(chunks) < 200
+    assert _read_chunks(srv.port, "/paced") == [b'{"i":0}\n', b'{"i":1}\n', b'{"i":2}\n']
