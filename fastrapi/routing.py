@@ -281,7 +281,7 @@ class APIRoute(BaseRoute):
         if self.stream_kind is not None and isinstance(response_model, DefaultPlaceholder):
             annotation = _return_annotation(endpoint)
             if not (isinstance(annotation, type) and issubclass(annotation, Response)):
-                response_model, self.stream_item_type = stream_response_model(endpoint, self.stream_kind)
+                response_model, self.stream_item_type = stream_response_model(annotation, self.stream_kind)
         self.response_model = _resolve_response_model(endpoint, response_model)
         if self.response_model:
             assert not _no_body_status(self.status_code), f"Status code {status_code} must not have a response body"

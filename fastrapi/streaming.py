@@ -80,13 +80,10 @@ def stream_item_type(annotation: Any) -> Any:
     return args[0] if args else Any
 
 
-def stream_response_model(endpoint: Any, kind: str) -> tuple[Any, Any]:
-    """(response_model, item type) of a generator path operation without an explicit ``response_model``:
-    a stream annotation gives no response model, and its item type for JSON Lines and events (not for
-    ``ServerSentEvent``, a transport wrapper rather than data)."""
-    from .routing import _return_annotation
-
-    annotation = _return_annotation(endpoint)
+def stream_response_model(annotation: Any, kind: str) -> tuple[Any, Any]:
+    """(response_model, item type) of a generator path operation without an explicit ``response_model``,
+    from its return annotation: a stream annotation gives no response model, and its item type for JSON
+    Lines and events (not for ``ServerSentEvent``, a transport wrapper rather than data)."""
     item = stream_item_type(annotation)
     if item is None:
         return annotation, None
