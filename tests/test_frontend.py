@@ -277,3 +277,14 @@ def test_middleware_and_mounts_see_the_frontend(serve, dirs):
     spa = httpx.get(srv.url + "/route", headers=HTML, timeout=5)
     assert spa.text.startswith("<!doctype html>") and spa.headers["x-mw"] == "yes"
     assert httpx.get(srv.url + "/static/about.html", timeout=5).text == "about"  # the mount wins
+
+
+def test_a_matched_frontend_is_a_route_for_the_server(dirs):
+    """What the router hands the server for a frontend path satisfies the server's route contract."""
+    from fastrapi.server.contracts import RouteContract
+
+    app = make_app(fastrapi, dirs)
+    route, params, allowed = app.router.match("GET", "/some/page")
+    assert isinstance(route, RouteContract) and route.call_inline is None and route.call_fast is None
+    assert params == {} and allowed is None
+    assert app.router.match("GET", "/api/items")[0] is not route  # the API route, not the frontend
