@@ -25,7 +25,7 @@ from .exceptions import HTTPException
 from .responses import RedirectResponse, Response
 from .staticfiles import StaticFiles, _scope_url, _with_slash
 
-__all__ = ["FrontendFiles", "FrontendRoute", "frontend_files", "join_paths", "normalize_path"]
+__all__ = ["FrontendFiles", "FrontendRoute", "is_navigation", "join_paths", "normalize_path", "resolve_check_dir"]
 
 Fallback = Optional[Literal["auto", "index.html", "404.html"]]
 PathLike = Union[str, "os.PathLike[str]"]
@@ -167,11 +167,6 @@ class FrontendFiles(StaticFiles):
                 and is_navigation(request):
             return await self._fallback("index.html", scope, 200)
         raise HTTPException(status_code=404)
-
-
-def frontend_files(directory: PathLike, fallback: Fallback, check_dir: Union[bool, Literal["auto"]]) -> FrontendFiles:
-    """The checked ``FrontendFiles`` of an ``app.frontend(...)``/``router.frontend(...)`` call."""
-    return FrontendFiles(directory=directory, fallback=fallback, check_dir=resolve_check_dir(directory, check_dir))
 
 
 def _frontend_endpoint() -> None:
