@@ -6,6 +6,7 @@ status, headers, body and ``app.openapi()`` are compared. A raw socket leaving m
 generator is stopped.
 """
 import asyncio
+import os
 import socket
 import threading
 import time
@@ -354,3 +355,49 @@ def test_event_source_response_returned_directly(serve):
     response = httpx.get(srv.url + "/direct", timeout=5)
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
     assert response.text == "data: 1\n\ndata: 2\n\n"
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+PAGE = """<!doctype html><title>events</title><body><script>
+window.got = [];
+const source = new EventSource("/ticks");
+source.addEventListener("tick", (event) => {
+  window.got.push([event.lastEventId, JSON.parse(event.data)]);
+  if (window.got.length === 5) { source.close(); window.done = true; }
+});
+</script></body>"""
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} not found")
+def test_browser_event_source_reconnects_with_last_event_id(serve, tmp_path):
+    """Headless Chromium loads a page served by ``app.frontend`` whose EventSource reads ``tick`` events;
+    the stream ends after each pair, the browser reconnects (``retry``) sending ``Last-Event-ID``, and the
+    path operation resumes after it."""
+    from playwright.sync_api import sync_playwright
+
+    (tmp_path / "index.html").write_text(PAGE)
+    app = fastrapi.FastAPI()
+    seen_ids: list[str | None] = []
+
+    @app.get("/ticks", response_class=EventSourceResponse)
+    async def ticks(last_event_id: Annotated[int | None, fastrapi.Header()] = None) -> AsyncIterable[ServerSentEvent]:
+        seen_ids.append(None if last_event_id is None else str(last_event_id))
+        start = 0 if last_event_id is None else last_event_id + 1
+        for i in range(start, start + 2):
+            yield ServerSentEvent(data={"n": i}, event="tick", id=str(i), retry=50)
+
+    app.frontend("/", directory=str(tmp_path))
+    srv = serve(app)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        try:
+            page = browser.new_page()
+            page.goto(srv.url + "/app/route")  # a client-side route: the SPA fallback serves index.html
+            page.wait_for_function("window.done === true", timeout=15_000)
+            got = page.evaluate("window.got")
+        finally:
+            browser.close()
+    assert got == [[str(i), {"n": i}] for i in range(5)]
+    assert seen_ids[:3] == [None, "1", "3"]
