@@ -212,6 +212,7 @@ class _Bound:
     __slots__ = ("route", "rest")
     call_inline = None
     call_fast = None
+    stored = None
 
     def __init__(self, route: FrontendRoute, rest: str) -> None:
         self.route = route

@@ -291,9 +291,9 @@ class APIRoute(BaseRoute):
             self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors),
                                                       getattr(dep, "scopes", None), (), getattr(dep, "scope", None))))
         self.response_adapter = _response_adapter(self.response_model)
-        self.serialize = self._build_serializer() if self.stream_kind is None else build_stream_serializer(self)
         #: False (the original FastrAPI's default): plain ``def`` handlers and dependencies run on the event loop
         self.sync_to_threadpool = sync_to_threadpool
+        self.serialize = self._build_serializer() if self.stream_kind is None else build_stream_serializer(self)
         if reject_unknown_multipart_fields:
             _restrict_form_keys(self.plan)
         if type(self).get_route_handler is not APIRoute.get_route_handler:

@@ -202,6 +202,16 @@ async def iterate_sync(gen: Iterator[Any], encode: Callable[[Any], Any] | None) 
             _close_later(gen, lock)
 
 
+async def iterate_here(gen: Iterator[Any], encode: Callable[[Any], Any] | None) -> AsyncIterator[Any]:
+    """The items of a sync generator, taken on the event loop (``sync_to_threadpool=False``, as its plain
+    ``def`` handlers run); closed however the iteration ends."""
+    try:
+        for item in gen:
+            yield item if encode is None else encode(item)
+    finally:
+        gen.close()  # type: ignore[attr-defined]
+
+
 def _close_later(gen: Any, lock: threading.Lock) -> None:
     """Close a sync generator in the thread pool, after the step that may still run in another thread."""
     close = getattr(gen, "close", None)
@@ -225,6 +235,14 @@ def _log_close_error(fut: "asyncio.Future[Any]") -> None:
         logger.error("Exception while closing a streaming generator", exc_info=fut.exception())
 
 
+async def _closing(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+
+
 async def _next(chunks: AsyncIterator[bytes]) -> bytes:
     return await chunks.__anext__()
 
@@ -235,7 +253,12 @@ async def with_keepalive(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     The next item is awaited in its own task, so that a ping never interrupts the generator; stopped
     early, that task is cancelled (the generator sees the cancellation, its ``finally`` runs).
     """
-    loop = asyncio.get_running_loop()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on asyncio (an ASGI server on trio): the events, without pings
+        async for chunk in _closing(chunks):
+            yield chunk
+        return
     pending: asyncio.Future[Any] | None = None
     try:
         while True:
@@ -269,12 +292,14 @@ def build_stream_serializer(route: Any) -> Callable[[Any], Any]:
 
     kind = route.stream_kind
     is_async = is_async_generator_function(route.endpoint)
+    # a ``def`` generator is stepped where the app runs plain ``def`` handlers: the thread pool, or the loop
+    iterate_sync_gen = iterate_sync if getattr(route, "sync_to_threadpool", True) else iterate_here
     status_kwargs: dict[str, Any] = {} if route.status_code is None else {"status_code": route.status_code}
     if kind == RAW:
         cls = route.response_class
 
         def raw(gen: Any) -> Any:
-            body = iterate_async(gen, None) if is_async else iterate_sync(gen, None)
+            body = iterate_async(gen, None) if is_async else iterate_sync_gen(gen, None)
             return cls(content=body, **status_kwargs)
 
         return raw
@@ -290,7 +315,7 @@ def build_stream_serializer(route: Any) -> Callable[[Any], Any]:
         extra = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
     def stream(gen: Any) -> Any:
-        body = iterate_async(gen, encode_item) if is_async else iterate_sync(gen, encode_item)
+        body = iterate_async(gen, encode_item) if is_async else iterate_sync_gen(gen, encode_item)
         if kind == SSE:
             body = with_keepalive(body)
         response = StreamingResponse(body, media_type=media_type, **status_kwargs)

@@ -459,3 +459,29 @@ def test_items_ready_at_once_share_writes(serve):
     assert b"".join(chunks) == b"".join(b'{"i":%d}\n' % i for i in range(1000))
     assert len(chunks) < 200
     assert _read_chunks(srv.port, "/paced") == [b'{"i":0}\n', b'{"i":1}\n', b'{"i":2}\n']
+
+
+def test_sync_generator_where_def_handlers_run(serve):
+    """A ``def`` generator is stepped in the thread pool by default (FastAPI's), and on the event loop with
+    ``sync_to_threadpool=False`` (where that app's plain ``def`` handlers run too)."""
+    threads: dict[str, set[int]] = {"pool": set(), "loop": set()}
+
+    def make(app, key):
+        @app.get("/gen")
+        def gen():
+            for i in range(3):
+                threads[key].add(threading.get_ident())
+                yield {"i": i}
+
+        @app.get("/where")
+        async def where():
+            return {"loop": threading.get_ident()}
+
+        return app
+
+    pool_srv = serve(make(fastrapi.FastAPI(), "pool"))
+    loop_srv = serve(make(fastrapi.FastrAPI(sync_to_threadpool=False), "loop"))
+    for srv in (pool_srv, loop_srv):
+        assert httpx.get(srv.url + "/gen", timeout=5).text == '{"i": 0}\n{"i": 1}\n{"i": 2}\n'
+    assert httpx.get(pool_srv.url + "/where", timeout=5).json()["loop"] not in threads["pool"]
+    assert threads["loop"] == {httpx.get(loop_srv.url + "/where", timeout=5).json()["loop"]}
