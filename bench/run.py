@@ -76,8 +76,10 @@ SERVERS = [
 
 class Scenario:
     def __init__(self, name, title, kind, path, *, method="GET", body=None, expect=None,
-                 lua=None, headers=None, conns=64, size=16, binary=False, env=None, servers=None):
+                 lua=None, headers=None, conns=64, size=16, binary=False, env=None, servers=None,
+                 expect_jsonl=None):
         self.name, self.title, self.kind, self.path = name, title, kind, path
+        self.expect_jsonl = expect_jsonl  # (line count, first item) of a JSON Lines answer
         self.env = env or {}          # environment of the server process (the apps read it)
         self.servers = servers        # None: every server of its kind
         self.method, self.body, self.expect, self.lua = method, body, expect, lua
@@ -122,6 +124,11 @@ SCENARIOS = [
              expect=DEPS_EXPECT),
     Scenario("post-order30", "POST /orders 30-field pydantic body", "http", "/orders", method="POST",
              body=ORDER_BODY, expect=json.loads(ORDER_BODY), lua=LOAD / "post_orders.lua"),
+    # A generator path operation: 1,000 rows validated as a pydantic model, streamed as JSON Lines
+    # (FastAPI >= 0.134). The probe checks the line count and the first row.
+    Scenario("stream-jsonl1000", "GET /stream 1,000 items as JSON Lines", "http", "/stream",
+             expect_jsonl=(1000, {"id": 0, "name": "item-0", "price": 0.0, "in_stock": False}),
+             servers=("ours", "fastapi")),
     Scenario("ws-16b-text", "WS echo 16 B text, 64 conns", "ws", "/ws", conns=64, size=16),
     Scenario("ws-64k-text", "WS echo 64 KiB text, 8 conns", "ws", "/ws", conns=8, size=65536),
     Scenario("ws-16b-binary", "WS echo 16 B binary, 64 conns", "ws", "/wsb", conns=64, size=16, binary=True),
@@ -275,6 +282,17 @@ def http_probe(port, sc, timeout=5.0):
         return f"probe request failed: {type(exc).__name__}: {exc}"
     finally:
         conn.close()
+    if sc.expect_jsonl is not None:
+        count, first = sc.expect_jsonl
+        lines = data.splitlines()
+        try:
+            ok = len(lines) == count and json.loads(lines[0]) == first
+        except (ValueError, IndexError):
+            ok = False
+        if r.status != 200 or not ok or r.getheader("content-type") != "application/jsonl":
+            return (f"probe: HTTP {r.status}, {len(lines)} lines starting {data[:120]!r} "
+                    f"(expected 200 application/jsonl, {count} lines starting {json.dumps(first)})")
+        return None
     try:
         got = json.loads(data)
     except ValueError:

@@ -357,6 +357,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         self.router.add_route(route)
         return route
 
+    def _register_frontend(self, path: str, files: Any, dependencies: list[Any]) -> None:
+        from .frontend import FrontendRoute
+
+        self.router.add_frontend(FrontendRoute(path, files, dependencies))
+
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of the route ``name`` with ``path_params`` filled in (Starlette's; ``NoMatchFound``)."""
         return self.router.url_path_for(name, **path_params)

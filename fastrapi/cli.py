@@ -185,6 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(args_list)
     configure_logging(args.log_level, access_log=args.access_log)
+    if args.command == "dev":
+        # as ``fastapi dev``: the app can tell (``app.frontend``'s check_dir="auto" only warns then)
+        os.environ.setdefault("FASTAPI_ENV", "development")
     if args.workers < 1:
         logger.error("--workers must be 1 or more")
         return 2

@@ -574,3 +574,13 @@ def _with_sub_response(response: Any, sub: Any) -> Any:
 
 
 from .exceptions import FastAPIDeprecationWarning  # noqa: E402,F401 (FastAPI imports it here)
+
+
+def __getattr__(name: str) -> Any:
+    """``fastrapi.responses.EventSourceResponse`` (FastAPI's re-export; defined in ``fastrapi.sse``, which
+    imports this module)."""
+    if name == "EventSourceResponse":
+        from .sse import EventSourceResponse
+
+        return EventSourceResponse
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,12 +8,13 @@ from __future__ import annotations
 import dis
 import functools
 import math
+import os
 from contextlib import AsyncExitStack
 import inspect
 import re
 import typing
 import uuid
-from typing import Any, Awaitable, Callable, Iterable, Sequence, TypeVar
+from typing import Any, Awaitable, Callable, Iterable, Literal, Sequence, TypeVar
 
 import orjson
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter
@@ -25,8 +26,11 @@ from .dependencies import (Dependant, Plan, SolveContext, _reads_body, _reads_fo
                            solve_async, uses_function_scope)
 from .exceptions import FastAPIError, NoMatchFound, ResponseValidationError
 from .background import chain
+from .frontend import FrontendFiles, join_paths, normalize_path, resolve_check_dir
 from .requests import Request, made_from_scope
-from .responses import JSONResponse, RedirectResponse, Response, encoded_json_response, finalize_response
+from .responses import (JSONResponse, RedirectResponse, Response, StreamingResponse, encoded_json_response,
+                        finalize_response)
+from .streaming import build_stream_serializer, close_on_abort, stream_kind, stream_response_model
 
 _PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
 
@@ -81,14 +85,19 @@ def _json_default(obj: Any) -> Any:
     return jsonable_encoder(obj)
 
 
+def _return_annotation(endpoint: Callable[..., Any]) -> Any:
+    """The endpoint's return annotation, resolved (None when it has none)."""
+    try:
+        return typing.get_type_hints(endpoint).get("return")
+    except Exception:
+        return getattr(endpoint, "__annotations__", {}).get("return")
+
+
 def _resolve_response_model(endpoint: Callable[..., Any], response_model: Any) -> Any:
     """FastAPI's rule: an explicit ``response_model`` (``None`` turns validation off), else the return
     annotation unless it is a Response class."""
     if isinstance(response_model, DefaultPlaceholder):
-        try:
-            response_model = typing.get_type_hints(endpoint).get("return")
-        except Exception:
-            response_model = getattr(endpoint, "__annotations__", {}).get("return")
+        response_model = _return_annotation(endpoint)
         if isinstance(response_model, type) and issubclass(response_model, Response):
             return None
     return response_model
@@ -265,6 +274,14 @@ class APIRoute(BaseRoute):
         if isinstance(make_id, DefaultPlaceholder):
             make_id = make_id.value
         self.unique_id = operation_id or make_id(self)
+        #: a generator path operation streams its items (``fastrapi.streaming``): JSONL, SSE or RAW
+        self.stream_kind = stream_kind(endpoint, response_class)
+        #: the type each streamed item is validated against (JSON Lines and events), else None
+        self.stream_item_type: Any = None
+        if self.stream_kind is not None and isinstance(response_model, DefaultPlaceholder):
+            annotation = _return_annotation(endpoint)
+            if not (isinstance(annotation, type) and issubclass(annotation, Response)):
+                response_model, self.stream_item_type = stream_response_model(annotation, self.stream_kind)
         self.response_model = _resolve_response_model(endpoint, response_model)
         if self.response_model:
             assert not _no_body_status(self.status_code), f"Status code {status_code} must not have a response body"
@@ -274,9 +291,9 @@ class APIRoute(BaseRoute):
             self.plan.deps.insert(0, (None, Dependant(dep.dependency, dep.use_cache, set(self.convertors),
                                                       getattr(dep, "scopes", None), (), getattr(dep, "scope", None))))
         self.response_adapter = _response_adapter(self.response_model)
-        self.serialize = self._build_serializer()
         #: False (the original FastrAPI's default): plain ``def`` handlers and dependencies run on the event loop
         self.sync_to_threadpool = sync_to_threadpool
+        self.serialize = self._build_serializer() if self.stream_kind is None else build_stream_serializer(self)
         if reject_unknown_multipart_fields:
             _restrict_form_keys(self.plan)
         if type(self).get_route_handler is not APIRoute.get_route_handler:
@@ -382,12 +399,22 @@ class APIRoute(BaseRoute):
 
         return route_handler
 
-    def _build_handle(self) -> Callable[[Any], Any]:
+    def _endpoint_call(self) -> tuple[Callable[..., Any], bool]:
+        """The endpoint as a request calls it, and whether that is a coroutine function. A generator path
+        operation is called on the loop: that only creates the generator, which the response iterates."""
         endpoint = self.endpoint
-        plan = self.plan
-        is_async = inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
+        if self.stream_kind is not None:
+            async def start_stream(**kwargs: Any) -> Any:
+                return endpoint(**kwargs)
+
+            return start_stream, True
+        return endpoint, inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(
             getattr(endpoint, "__call__", None)
         )
+
+    def _build_handle(self) -> Callable[[Any], Any]:
+        endpoint, is_async = self._endpoint_call()
+        plan = self.plan
         serialize = self.serialize
         run_sync = run_in_threadpool if self.sync_to_threadpool else _call_here
         if plan.has_deps:
@@ -425,7 +452,7 @@ class APIRoute(BaseRoute):
         If the handler (or a dependency) raises, the ``yield`` dependencies see the exception at once,
         before it becomes an error response, so they can roll back or raise something else instead.
         """
-        endpoint = self.endpoint
+        endpoint = self._endpoint_call()[0]
         plan = self.plan
         path_params = set(self.convertors)
         inline_sync = not self.sync_to_threadpool
@@ -450,6 +477,8 @@ class APIRoute(BaseRoute):
                 raise
             if type(response) is bytes:  # (``_close_after``, inlined: this is every Depends route's path)
                 response = encoded_json_response(response)
+            elif isinstance(response, StreamingResponse):
+                _teardown_on_abort(response, stack)
             response.background = Teardown(response.background, stack)
             return response
 
@@ -458,7 +487,7 @@ class APIRoute(BaseRoute):
     def _build_handle_function_scope(self, is_async: bool, serialize: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """``handle`` for a route with a ``Depends(..., scope="function")`` yield dependency: those exit as soon
         as the handler returned (and its result is serialized), before the response is sent."""
-        endpoint = self.endpoint
+        endpoint = self._endpoint_call()[0]
         plan = self.plan
         path_params = set(self.convertors)
 
@@ -498,7 +527,7 @@ class APIRoute(BaseRoute):
         saves the Task and the event-loop round trip. The server runs it in a copy of the context, as a
         Task would; only ``asyncio.current_task()`` differs (None inside such a handler).
         """
-        endpoint = self.endpoint
+        endpoint = self._endpoint_call()[0]
         if self.plan.has_deps or self.plan.form_params:
             return None
         plan = self.plan
@@ -530,7 +559,7 @@ class APIRoute(BaseRoute):
         It repeats ``call_inline``'s few lines on purpose: this is the server's fast path, where one more
         Python call per request is measurable.
         """
-        endpoint = self.endpoint
+        endpoint = self._endpoint_call()[0]
         serialize = self.serialize
         # A route that declares nothing about its response: a dict result is encoded right here.
         plain = self.response_adapter is None and self._custom_class is None and self.status_code in (None, 200)
@@ -567,10 +596,7 @@ class APIRoute(BaseRoute):
     @property
     def _sync_here(self) -> bool:
         """A plain ``def`` handler that runs on the event loop (``sync_to_threadpool=False``)."""
-        endpoint = self.endpoint
-        return not self.sync_to_threadpool and not (
-            inspect.iscoroutinefunction(endpoint) or inspect.iscoroutinefunction(getattr(endpoint, "__call__", None))
-        )
+        return not self.sync_to_threadpool and not self._endpoint_call()[1]
 
     @property
     def _custom_class(self) -> type[Response] | None:
@@ -739,8 +765,16 @@ def _close_after(response: Any, stack: AsyncExitStack) -> Any:
     background work it already had)."""
     if type(response) is bytes:
         response = encoded_json_response(response)
+    elif isinstance(response, StreamingResponse):
+        _teardown_on_abort(response, stack)
     response.background = Teardown(response.background, stack)
     return response
+
+
+def _teardown_on_abort(response: StreamingResponse, stack: AsyncExitStack) -> None:
+    """A stream stopped early (the client gone) or failing never gets to its background: the exit of the
+    ``yield`` dependencies then runs when the stream is closed instead."""
+    response.body_iterator = close_on_abort(response.body_iterator, stack.aclose)
 
 
 def _as_async(handler: Callable[[Any], Any]) -> Callable[[Any], Awaitable[Any]]:
@@ -895,6 +929,29 @@ class RouteDecorators:
             options["rate_limit"] = rate_limit
         return self._register_route(self.prefix + path, endpoint, options)
 
+    def frontend(
+        self,
+        path: str,
+        *,
+        directory: str | os.PathLike[str],
+        fallback: Literal["auto", "index.html", "404.html"] | None = "auto",
+        check_dir: bool | Literal["auto"] = "auto",
+    ) -> None:
+        """Serve a static frontend build (``directory``, e.g. ``dist``) under ``path`` as lowest-priority
+        routes: path operations declared before or after it win; a missing file falls back to ``404.html``
+        or, for a browser navigation, ``index.html`` (``fallback``). ``check_dir``: fail now when the
+        directory (or the named fallback file) is missing; ``"auto"`` only warns when ``FASTAPI_ENV`` is
+        ``development``. See ``fastrapi.frontend``."""
+        check = resolve_check_dir(directory, check_dir)
+        full_path = join_paths(self.prefix, normalize_path(path))
+        self._add_frontend(full_path, FrontendFiles(directory=directory, fallback=fallback, check_dir=check), [])
+
+    def _add_frontend(self, path: str, files: Any, dependencies: Sequence[Any]) -> None:
+        self._register_frontend(path, files, [*self.dependencies, *dependencies])
+
+    def _register_frontend(self, path: str, files: Any, dependencies: list[Any]) -> None:
+        raise NotImplementedError
+
     def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None, *,
                                 dependencies: Sequence[Any] | None = None) -> Any:
         """Add a WebSocket route at this level's prefix + ``path``, after this level's dependencies."""
@@ -932,6 +989,9 @@ class RouteDecorators:
             merged_deps = [*(dependencies or ()), *options["dependencies"]]
             if kind == "websocket":
                 self.add_api_websocket_route(prefix + path, endpoint, options["name"], dependencies=merged_deps)
+                continue
+            if kind == "frontend":  # ``endpoint`` is the frontend's FrontendFiles
+                self._add_frontend(join_paths(prefix, path), endpoint, merged_deps)
                 continue
             merged = dict(options)
             merged["route_class_override"] = merged.pop("route_class")  # an included route keeps its class
@@ -1043,13 +1103,16 @@ class APIRouter(RouteDecorators):
         self.specs.append(("websocket", path, endpoint, options))
         self._routes = None
 
+    def _register_frontend(self, path: str, files: Any, dependencies: list[Any]) -> None:
+        self.specs.append(("frontend", path, files, {"dependencies": dependencies}))
+
     @property
     def routes(self) -> list[BaseRoute]:
         """This router's routes as route objects (FastAPI's ``router.routes``), built on first access."""
         if self._routes is None:
             self._routes = [
                 build_route(path, endpoint, options) if kind == "http" else WebSocketRoute(path, endpoint, **options)
-                for kind, path, endpoint, options in self.specs
+                for kind, path, endpoint, options in self.specs if kind != "frontend"
             ]
         return self._routes
 
@@ -1115,6 +1178,8 @@ class Router:
         self._ws_static: dict[str, WebSocketRoute] = {}
         self._ws_dynamic: list[WebSocketRoute] = []
         self._mounts: list[Any] = []
+        #: ``app.frontend(...)`` routes (``fastrapi.frontend``): tried last, when nothing else takes a path
+        self.frontends: list[Any] = []
         self.redirect_slashes = redirect_slashes
         self.root_path = root_path
         #: the class of the routes the app declares from now on (FastAPI's ``app.router.route_class``)
@@ -1191,7 +1256,7 @@ class Router:
             return fallback[0], fallback[1], None
         if allowed:
             return None, None, allowed
-        if _miss and (self.redirect_slashes or self.root_path):
+        if _miss and (self.redirect_slashes or self.root_path or self.frontends):
             return self._miss(method, path)
         return None, None, None
 
@@ -1211,7 +1276,24 @@ class Router:
             other = route_path.rstrip("/") if route_path.endswith("/") else route_path + "/"
             if other in self.static or any(r.matches(other) is not None for r in self._dynamic):
                 return _SLASH_REDIRECT, {}, None
+        if self.frontends:
+            return self._frontend(route_path)
         return None, None, None
+
+    def _frontend(self, route_path: str) -> tuple[Any, dict[str, Any] | None, list[str] | None]:
+        """The frontend (the longest path of those the path lies under) that answers ``route_path``."""
+        best = None
+        for frontend in self.frontends:
+            rest = frontend.rest(route_path)
+            if rest is not None and (best is None or len(frontend.path) > len(best[0].path)):
+                best = (frontend, rest)
+        if best is None:
+            return None, None, None
+        return best[0].bind(best[1]), {}, None
+
+    def add_frontend(self, frontend: Any) -> None:
+        """Serve a ``fastrapi.frontend.FrontendRoute`` when no route, mount or slash redirect takes a path."""
+        self.frontends.append(frontend)
 
     def match_websocket(self, path: str) -> tuple[WebSocketRoute | None, dict[str, Any]]:
         route = self._ws_static.get(path)

@@ -75,3 +75,17 @@ class Order(BaseModel):
     warehouse: str = Field(max_length=20)
     channel: str = "web"
     source_ip: Optional[str] = None
+
+
+class StreamRow(BaseModel):
+    """One item of the JSON Lines stream of GET /stream (stream-jsonl1000): validated per item."""
+    id: int
+    name: str
+    price: float
+    in_stock: bool
+
+
+#: what GET /stream yields: 1,000 rows as a database would hand them over (dicts, validated as StreamRow)
+STREAM_ROWS: list[dict] = [
+    {"id": i, "name": f"item-{i}", "price": round(i * 1.25, 2), "in_stock": i % 3 != 0} for i in range(1000)
+]

@@ -1,11 +1,12 @@
 """FastrAPI (this repository): the benchmark endpoints, written as a user would."""
 import os
+from collections.abc import AsyncIterable
 
 from pydantic import BaseModel
 
 from fastrapi import Depends, FastrAPI, Header, HTTPException, Query, WebSocket, WebSocketDisconnect
 
-from api_models import SETTINGS, DBSession, Order
+from api_models import SETTINGS, STREAM_ROWS, DBSession, Order, StreamRow
 from common import port_from_argv
 
 app = FastrAPI()
@@ -88,6 +89,14 @@ async def with_deps(settings: dict = Depends(get_settings), db: DBSession = Depe
 @app.post("/orders")
 async def create_order(order: Order) -> Order:
     return order
+
+
+# --- GET /stream: a generator path operation streaming 1,000 items as JSON Lines (stream-jsonl1000) --
+
+@app.get("/stream")
+async def stream_rows() -> AsyncIterable[StreamRow]:
+    for row in STREAM_ROWS:
+        yield row
 
 
 @app.websocket("/ws")

@@ -438,6 +438,10 @@ class RouteDoc:
         model = getattr(route, "response_model", None)
         if model and model is not type(None) and not isinstance(model, DefaultPlaceholder):  # ``-> None``: no model
             self.response_field = _response_field("Response_" + route.unique_id, model)
+        self.stream_item_field: ModelField | None = None
+        item_type = getattr(route, "stream_item_type", None)
+        if item_type is not None:
+            self.stream_item_field = _response_field("StreamItem_" + route.unique_id, item_type)
         for code, response in (getattr(route, "responses", None) or {}).items():
             if isinstance(response, dict) and response.get("model"):
                 field = _response_field(f"Response_{code}_{route.unique_id}", response["model"])
@@ -455,6 +459,8 @@ class RouteDoc:
         if self.response_field is not None:
             out.append(self.response_field)
         out.extend(self.response_fields.values())
+        if self.stream_item_field is not None:
+            out.append(self.stream_item_field)
         for kind in (PATH, QUERY, HEADER, COOKIE):
             out.extend(self.dependency_data.params[kind])
         return out
@@ -676,7 +682,12 @@ def get_openapi_path(*, route: RouteDoc, operation_ids: set[str], field_mapping:
                 status_code = str(param.default)
         responses = operation.setdefault("responses", {})
         responses.setdefault(status_code, {})["description"] = route.response_description
-        if _is_body_allowed_for_status_code(route.status_code) and media_type:
+        stream_kind = getattr(route, "stream_kind", None)
+        body_allowed = _is_body_allowed_for_status_code(route.status_code)
+        if body_allowed and stream_kind in _STREAM_MEDIA_TYPES:  # a generator: JSON Lines or events
+            responses.setdefault(status_code, {}).setdefault("content", {})[_STREAM_MEDIA_TYPES[stream_kind]] = {
+                "itemSchema": _stream_item_schema(doc, stream_kind, field_mapping, separate_input_output_schemas)}
+        elif body_allowed and media_type:
             response_schema: dict[str, Any] = {"type": "string"}
             if _lenient_issubclass(response_class, JSONResponse):
                 if doc.response_field is not None:
@@ -717,6 +728,28 @@ def get_openapi_path(*, route: RouteDoc, operation_ids: set[str], field_mapping:
             deep_dict_update(operation, route.openapi_extra)
         path[method.lower()] = operation
     return path, security_schemes, definitions
+
+
+_STREAM_MEDIA_TYPES = {"jsonl": "application/jsonl", "sse": "text/event-stream"}
+
+
+def _stream_item_schema(doc: RouteDoc, kind: str, field_mapping: dict[Any, Any],
+                        separate_input_output_schemas: bool) -> dict[str, Any]:
+    """The ``itemSchema`` of a streaming operation: the item type's schema for JSON Lines; for events the
+    event's schema, whose ``data`` holds the item type as JSON."""
+    field = doc.stream_item_field
+    schema = None if field is None else get_schema_from_model_field(
+        field=field, field_mapping=field_mapping, separate_input_output_schemas=separate_input_output_schemas)
+    if kind == "jsonl":
+        return {} if schema is None else schema
+    from ..sse import _SSE_EVENT_SCHEMA
+
+    event = copy.deepcopy(_SSE_EVENT_SCHEMA)
+    if schema is not None:
+        event["required"] = ["data"]
+        event["properties"]["data"] = {"type": "string", "contentMediaType": "application/json",
+                                       "contentSchema": schema}
+    return event
 
 
 def _http_status_text(code: Any) -> str | None:
