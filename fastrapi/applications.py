@@ -204,7 +204,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         #: what ``__call__`` (the ASGI interface) runs: the plain adapter, or a middleware stack around it
         self._asgi_entry: Any = ASGIAdapter(self)
         #: ``Middleware(cls, ...)`` records, outermost first (``add_middleware`` puts the new one in front)
-        self.user_middleware: list[Any] = list(middleware or ())
+        self.user_middleware: list[Any] = []
+        if middleware:
+            from .middleware import as_middleware
+
+            self.user_middleware = [as_middleware(entry) for entry in middleware]
         #: the ASGI app the middleware became (Starlette's attribute); built once, on first use
         self.middleware_stack: Any = None
         self._middleware_built: Any = None
@@ -447,23 +451,41 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         """Wrap the app in ``middleware_class(app, *args, **kwargs)`` (Starlette's): the last added runs first.
 
         ``fastrapi.middleware``'s classes and ``BaseHTTPMiddleware`` subclasses run natively; any other class
-        is ASGI middleware. Routes of an app without middleware pay nothing for it."""
+        is ASGI middleware. A built-in class configured without an app (``GZipMiddleware(minimum_size=500)``)
+        is taken too. Routes of an app without middleware pay nothing for it."""
         if self._middleware_built is not None:
             raise RuntimeError("Cannot add middleware after an application has started")
-        from .middleware import Middleware
+        from .middleware import Middleware, as_middleware
 
-        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+        if isinstance(middleware_class, type) or args or kwargs:
+            record = Middleware(middleware_class, *args, **kwargs)
+        else:
+            record = as_middleware(middleware_class)
+        self.user_middleware.insert(0, record)
         self._asgi_entry = self._asgi_with_middleware
 
     def middleware(self, middleware_type: str) -> Callable[[F], F]:
-        """``@app.middleware("http")`` on ``async def mw(request, call_next)``: ``await call_next(request)``
-        gives the response of the rest of the app; return it or another one."""
+        """``@app.middleware("http")``, in either form, told apart by the function's signature here:
+
+        - Starlette's, ``async def mw(request, call_next)``: ``await call_next(request)`` gives the response of
+          the rest of the app; return it or another one.
+        - the original FastrAPI's, ``def mw(request)`` (or ``async def``): ``request`` is a dict (``method``,
+          ``path``, ``query``, ``headers``); return None to continue to the route, or a Response, a dict or a
+          ``(body, status)`` tuple to answer instead (``fastrapi.middleware.filter``).
+
+        A function of neither shape is a TypeError here, not an error on every request."""
         assert middleware_type == "http", 'Currently only middleware("http") is supported.'
 
         def decorator(func: F) -> F:
-            from .middleware.base import BaseHTTPMiddleware
+            from .middleware.filter import RequestFilterMiddleware, middleware_form
 
-            self.add_middleware(BaseHTTPMiddleware, dispatch=func)
+            if middleware_form(func) == "filter":
+                self.add_middleware(RequestFilterMiddleware, func=func,
+                                    threadpool=getattr(self, "sync_to_threadpool", True))
+            else:
+                from .middleware.base import BaseHTTPMiddleware
+
+                self.add_middleware(BaseHTTPMiddleware, dispatch=func)
             return func
 
         return decorator
