@@ -214,6 +214,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         self._middleware_built: Any = None
         #: what the server's WebSocket connections go through first when middleware must see them
         self._websocket_middleware: Any = None
+        #: makes each connection's WebSocket object and hears when its handler returned (the metrics of
+        #: ``fastrapi.metrics.Instrumentator``); None: plain WebSocket objects, nothing called
+        self._websocket_observer: Any = None
+        #: ``hook(pid)`` called by the ``workers=N`` supervisor when a worker process has exited
+        self.worker_exit_hooks: list[Callable[[int], Any]] = []
         if self.user_middleware or self._options_middleware is not None:
             self._asgi_entry = self._asgi_with_middleware
         # channels (fastrapi.broadcast): a URL or a Broadcast; None -> FASTRAPI_BROADCAST_URL or in-memory, lazily
@@ -550,7 +555,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         if route.mounted is not None:  # a route of a mounted app (fastrapi.mounting): that app runs it
             await route.mounted(conn, path, query, params)
             return
-        ws = WebSocket(conn, path, query, params, app=self)
+        observer = self._websocket_observer
+        if observer is None:
+            ws = WebSocket(conn, path, query, params, app=self)
+        else:
+            ws = observer.websocket(conn, path, query, params, self, route)
         plan = route.plan
         try:
             if plan.has_deps:
@@ -590,6 +599,9 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
                 conn.reject(403)
             else:
                 conn.finish(CloseCode.NORMAL_CLOSURE)
+        finally:
+            if observer is not None:
+                observer.websocket_closed(ws)
         if ws.background is not None:
             await ws.background()
 

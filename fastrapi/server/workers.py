@@ -243,6 +243,7 @@ class Supervisor:
                     logger.info("Worker process [%d] exited: starting a new one", w.process.pid)
                 else:
                     logger.error("Worker process [%d] died (%s): starting a new one", w.process.pid, _describe(code))
+                self._exited(w.process.pid)
                 self.workers[i] = self._spawn()
 
     def _read_ready(self) -> None:
@@ -269,6 +270,15 @@ class Supervisor:
             _kill(p.pid, signal.SIGKILL)
         for w in self.workers:
             w.process.join(5.0)
+            self._exited(w.process.pid)
+
+    def _exited(self, pid: int) -> None:
+        """A worker is gone: the app's ``worker_exit_hooks`` hear of it (e.g. metrics drop its live gauges)."""
+        for hook in getattr(self.app, "worker_exit_hooks", ()):
+            try:
+                hook(pid)
+            except Exception:
+                logger.exception("worker exit hook %r failed", hook)
 
     # -------------------------------------------------------------------------------------- in the worker
     def _worker_main(self) -> None:
