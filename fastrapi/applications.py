@@ -104,6 +104,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         servers: list[dict[str, Any]] | None = None,
         docs_url: str | None = "/docs",
         redoc_url: str | None = "/redoc",
+        scalar_url: str | None = "/scalar",
+        elements_url: str | None = "/elements",
         swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
         swagger_ui_init_oauth: dict[str, Any] | None = None,
         swagger_ui_parameters: dict[str, Any] | None = None,
@@ -233,7 +235,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         # OpenAPI document and docs pages (fastrapi/openapi/serving.py): settings, then their routes
         self._init_openapi(
             openapi_url=openapi_url, openapi_tags=openapi_tags, servers=servers, docs_url=docs_url,
-            redoc_url=redoc_url, swagger_ui_oauth2_redirect_url=swagger_ui_oauth2_redirect_url,
+            redoc_url=redoc_url, scalar_url=scalar_url, elements_url=elements_url,
+            swagger_ui_oauth2_redirect_url=swagger_ui_oauth2_redirect_url,
             swagger_ui_init_oauth=swagger_ui_init_oauth, swagger_ui_parameters=swagger_ui_parameters,
             summary=summary, terms_of_service=terms_of_service, contact=contact, license_info=license_info,
             root_path_in_servers=root_path_in_servers, separate_input_output_schemas=separate_input_output_schemas,
