@@ -369,6 +369,23 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         self.router.add_route(route)
         return route
 
+    def fallback(self, handler: Callable[..., Any] | None = None, **options: Any) -> Any:
+        """The handler for requests no route takes (the original FastrAPI's and Axum's ``fallback``), instead
+        of the 404 answer: ``app.fallback(handler)`` or ``@app.fallback``. It is a route like the others (any
+        method; parameters, dependencies and the Request as usual; ``path: str`` gets the path without its
+        leading slash) and answers 200 unless it says otherwise (``status_code=404`` or a Response). A path
+        that exists with another method still gets 405. Not in the OpenAPI document."""
+
+        def register(func: F) -> F:
+            options.setdefault("name", "fallback")
+            options.setdefault("include_in_schema", False)
+            options.setdefault("response_class", self.default_response_class)
+            options.setdefault("dependencies", list(self.dependencies))
+            self.router.fallback = APIRoute("/{path:path}", func, list(_ALL_METHODS), **options)
+            return func
+
+        return register(handler) if handler is not None else register
+
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of the route ``name`` with ``path_params`` filled in (Starlette's; ``NoMatchFound``)."""
         return self.router.url_path_for(name, **path_params)
@@ -610,11 +627,16 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
 
     # ------------------------------------------------------------------ running
     def serve(self, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, reload: bool = False,
-              reload_dirs: Sequence[str] | None = None, **options: Any) -> None:
+              reload_dirs: Sequence[str] | None = None, reload_ignore_dirs: Sequence[str] | None = None,
+              reload_ignore_patterns: Sequence[str] | None = None, reload_ignore_paths: Sequence[str] | None = None,
+              reload_tick: int = 50, reload_ignore_worker_failure: bool = False, **options: Any) -> None:
         """Run the built-in server until Ctrl-C / SIGTERM (options: ``fastrapi.server.ServerConfig``).
 
         ``workers=N`` serves from N processes on the port; ``reload=True`` restarts the script when a ``.py``
-        file under its directory (or ``reload_dirs``) changes. See ``fastrapi.server.workers``."""
+        file under its directory (or ``reload_dirs``) changes, except under ``reload_ignore_dirs``, matching
+        ``reload_ignore_patterns`` (globs) or in ``reload_ignore_paths``; changes are grouped over
+        ``reload_tick`` ms, and ``reload_ignore_worker_failure=True`` starts a server that exited on its own
+        again at once. See ``fastrapi.server.workers``."""
         if workers == 1 and not reload:
             from .server import Server
 
@@ -622,7 +644,12 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             return
         from .server.workers import serve_app
 
-        serve_app(self, host, port, workers=workers, reload=reload, reload_dirs=reload_dirs, **options)
+        reload_options = {"ignore_dirs": list(reload_ignore_dirs or ()),
+                          "ignore_patterns": list(reload_ignore_patterns or ()),
+                          "ignore_paths": list(reload_ignore_paths or ()), "tick": reload_tick,
+                          "ignore_worker_failure": reload_ignore_worker_failure}
+        serve_app(self, host, port, workers=workers, reload=reload, reload_dirs=reload_dirs,
+                  reload_options=reload_options, **options)
 
 
 class FastAPI(FastrAPI):
@@ -652,6 +679,9 @@ def _starlette_handler(handlers: dict[Any, ExceptionHandler], cls: type) -> Exce
     if module is None:
         return None
     return handlers.get(getattr(module, _STARLETTE_NAMES[cls], None))
+
+#: the methods a fallback route answers
+_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY")
 
 #: exceptions FastAPI answers by default; a user handler for a base class of theirs does not take them
 _DEFAULT_HANDLED = (HTTPException, RequestValidationError, WebSocketRequestValidationError)
