@@ -49,7 +49,8 @@ from .websocket import WebSocket, WebSocketState
 
 __version__ = "0.3.0"
 
-#: names the original FastrAPI exports at top level, loaded on first use (their modules cost nothing until then)
+#: names the original FastrAPI exports at top level, loaded on first use (their modules cost nothing until then;
+#: Instrumentator needs the `metrics` extra, so it is left out of ``__all__``)
 _LAZY = {"StaticFiles": ".staticfiles", "Instrumentator": ".metrics"}
 
 
@@ -71,7 +72,6 @@ __all__ = [
     "HTTPBasicCredentials",
     "HTTPBearer",
     "HTTPDigest",
-    "Instrumentator",
     "OAuth2PasswordBearer",
     "OAuth2PasswordRequestForm",
     "StaticFiles",
