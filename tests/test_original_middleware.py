@@ -7,7 +7,6 @@ import threading
 import httpx
 import pytest
 
-import fastrapi
 from fastrapi import FastrAPI, Request
 from fastrapi.middleware import (
     CORSMiddleware,
@@ -307,4 +306,3 @@ def test_readme_middleware_example_without_a_session_route_answers_422_for_a_bar
     srv = serve(app)
     r = httpx.get(srv.url + "/counter")
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "request"]
-    assert fastrapi.FastAPI is FastrAPI
