@@ -113,6 +113,10 @@ SCENARIOS = [
     # the server's fast path (no Python code of the route per request). The bare server is its ceiling.
     Scenario("get-cached", "GET /cached hello, cache_resp=True", "http", "/cached", expect={"Hello": "World"},
              servers=("ours", "bare-http")),
+    # The same route in an app instrumented for Prometheus (BENCH_METRICS: Instrumentator().instrument(app)):
+    # what counting, timing and labelling each request costs next to get-json.
+    Scenario("get-json-metrics", "GET /json hello, Prometheus metrics (Instrumentator)", "http", "/json",
+             expect={"Hello": "World"}, env={"BENCH_METRICS": "1"}, servers=("ours",)),
     Scenario("get-path", "GET /items/{item_id} path param", "http", "/items/42", expect={"item_id": 42}),
     Scenario("get-query", "GET /search?q=&limit= query params", "http", "/search?q=fastrapi&limit=5",
              expect={"q": "fastrapi", "limit": 5}),

@@ -73,12 +73,13 @@ status=0
 sel() { [[ ${#SELECTED[@]} -eq 0 ]] || want "$1"; }
 
 if sel ours; then
-    make_venv ours "$PY" "picows uvloop httptools orjson pydantic" "-e $REPO_DIR" || status=1
+    # (prometheus_client: the get-json-metrics scenario, the `metrics` extra)
+    make_venv ours "$PY" "picows uvloop httptools orjson pydantic prometheus_client" "-e $REPO_DIR" || status=1
     # A reused venv may predate a dependency added to pyproject.toml: `pip install -e` again
     # (quick when nothing changed).
     if [[ -f "$VENVS/ours/.ok" ]]; then
         log "ours: refreshing the editable install (dependencies of pyproject.toml)"
-        "$VENVS/ours/bin/python" -m pip install -q -e "$REPO_DIR" 2>&1 | grep -v 'is ignored' >&2
+        "$VENVS/ours/bin/python" -m pip install -q -e "$REPO_DIR[metrics]" 2>&1 | grep -v 'is ignored' >&2
         "$VENVS/ours/bin/python" --version > "$VENVS/ours/.ok" 2>&1
         "$VENVS/ours/bin/python" -m pip freeze >> "$VENVS/ours/.ok" 2>/dev/null
     fi

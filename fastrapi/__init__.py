@@ -23,7 +23,19 @@ from .datastructures import UploadFile
 from .param_functions import Body, Cookie, Depends, File, Form, Header, Path, Query, Security
 from .exceptions import HTTPException, RequestValidationError, WebSocketDisconnect, WebSocketException
 from .requests import Request
-from .security import SecurityScopes
+from .security import (
+    APIKeyCookie,
+    APIKeyHeader,
+    APIKeyQuery,
+    HTTPAuthorizationCredentials,
+    HTTPBasic,
+    HTTPBasicCredentials,
+    HTTPBearer,
+    HTTPDigest,
+    OAuth2PasswordBearer,
+    OAuth2PasswordRequestForm,
+    SecurityScopes,
+)
 from .routing import APIRouter
 from .responses import (
     HTMLResponse,
@@ -37,7 +49,32 @@ from .websocket import WebSocket, WebSocketState
 
 __version__ = "0.3.0"
 
+#: names the original FastrAPI exports at top level, loaded on first use (their modules cost nothing until then;
+#: Instrumentator needs the `metrics` extra, so it is left out of ``__all__``)
+_LAZY = {"StaticFiles": ".staticfiles", "Instrumentator": ".metrics"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastrapi' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module, __name__), name)
+
+
 __all__ = [
+    "APIKeyCookie",
+    "APIKeyHeader",
+    "APIKeyQuery",
+    "HTTPAuthorizationCredentials",
+    "HTTPBasic",
+    "HTTPBasicCredentials",
+    "HTTPBearer",
+    "HTTPDigest",
+    "OAuth2PasswordBearer",
+    "OAuth2PasswordRequestForm",
+    "StaticFiles",
     "APIRouter",
     "BackgroundTasks",
     "Body",

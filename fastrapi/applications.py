@@ -104,6 +104,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         servers: list[dict[str, Any]] | None = None,
         docs_url: str | None = "/docs",
         redoc_url: str | None = "/redoc",
+        scalar_url: str | None = "/scalar",
+        elements_url: str | None = "/elements",
         swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
         swagger_ui_init_oauth: dict[str, Any] | None = None,
         swagger_ui_parameters: dict[str, Any] | None = None,
@@ -204,12 +206,21 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         #: what ``__call__`` (the ASGI interface) runs: the plain adapter, or a middleware stack around it
         self._asgi_entry: Any = ASGIAdapter(self)
         #: ``Middleware(cls, ...)`` records, outermost first (``add_middleware`` puts the new one in front)
-        self.user_middleware: list[Any] = list(middleware or ())
+        self.user_middleware: list[Any] = []
+        if middleware:
+            from .middleware import as_middleware
+
+            self.user_middleware = [as_middleware(entry) for entry in middleware]
         #: the ASGI app the middleware became (Starlette's attribute); built once, on first use
         self.middleware_stack: Any = None
         self._middleware_built: Any = None
         #: what the server's WebSocket connections go through first when middleware must see them
         self._websocket_middleware: Any = None
+        #: makes each connection's WebSocket object and hears when its handler returned (the metrics of
+        #: ``fastrapi.metrics.Instrumentator``); None: plain WebSocket objects, nothing called
+        self._websocket_observer: Any = None
+        #: ``hook(pid)`` called by the ``workers=N`` supervisor when a worker process has exited
+        self.worker_exit_hooks: list[Callable[[int], Any]] = []
         if self.user_middleware or self._options_middleware is not None:
             self._asgi_entry = self._asgi_with_middleware
         # channels (fastrapi.broadcast): a URL or a Broadcast; None -> FASTRAPI_BROADCAST_URL or in-memory, lazily
@@ -224,7 +235,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         # OpenAPI document and docs pages (fastrapi/openapi/serving.py): settings, then their routes
         self._init_openapi(
             openapi_url=openapi_url, openapi_tags=openapi_tags, servers=servers, docs_url=docs_url,
-            redoc_url=redoc_url, swagger_ui_oauth2_redirect_url=swagger_ui_oauth2_redirect_url,
+            redoc_url=redoc_url, scalar_url=scalar_url, elements_url=elements_url,
+            swagger_ui_oauth2_redirect_url=swagger_ui_oauth2_redirect_url,
             swagger_ui_init_oauth=swagger_ui_init_oauth, swagger_ui_parameters=swagger_ui_parameters,
             summary=summary, terms_of_service=terms_of_service, contact=contact, license_info=license_info,
             root_path_in_servers=root_path_in_servers, separate_input_output_schemas=separate_input_output_schemas,
@@ -362,6 +374,23 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
 
         self.router.add_frontend(FrontendRoute(path, files, dependencies))
 
+    def fallback(self, handler: Callable[..., Any] | None = None, **options: Any) -> Any:
+        """The handler for requests no route takes (the original FastrAPI's and Axum's ``fallback``), instead
+        of the 404 answer: ``app.fallback(handler)`` or ``@app.fallback``. It is a route like the others (any
+        method; parameters, dependencies and the Request as usual; ``path: str`` gets the path without its
+        leading slash) and answers 200 unless it says otherwise (``status_code=404`` or a Response). A path
+        that exists with another method still gets 405. Not in the OpenAPI document."""
+
+        def register(func: F) -> F:
+            options.setdefault("name", "fallback")
+            options.setdefault("include_in_schema", False)
+            options.setdefault("response_class", self.default_response_class)
+            options.setdefault("dependencies", list(self.dependencies))
+            self.router.fallback = APIRoute("/{path:path}", func, list(_ALL_METHODS), **options)
+            return func
+
+        return register(handler) if handler is not None else register
+
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         """The path of the route ``name`` with ``path_params`` filled in (Starlette's; ``NoMatchFound``)."""
         return self.router.url_path_for(name, **path_params)
@@ -452,23 +481,41 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         """Wrap the app in ``middleware_class(app, *args, **kwargs)`` (Starlette's): the last added runs first.
 
         ``fastrapi.middleware``'s classes and ``BaseHTTPMiddleware`` subclasses run natively; any other class
-        is ASGI middleware. Routes of an app without middleware pay nothing for it."""
+        is ASGI middleware. A built-in class configured without an app (``GZipMiddleware(minimum_size=500)``)
+        is taken too. Routes of an app without middleware pay nothing for it."""
         if self._middleware_built is not None:
             raise RuntimeError("Cannot add middleware after an application has started")
-        from .middleware import Middleware
+        from .middleware import Middleware, as_middleware
 
-        self.user_middleware.insert(0, Middleware(middleware_class, *args, **kwargs))
+        if isinstance(middleware_class, type) or args or kwargs:
+            record = Middleware(middleware_class, *args, **kwargs)
+        else:
+            record = as_middleware(middleware_class)
+        self.user_middleware.insert(0, record)
         self._asgi_entry = self._asgi_with_middleware
 
     def middleware(self, middleware_type: str) -> Callable[[F], F]:
-        """``@app.middleware("http")`` on ``async def mw(request, call_next)``: ``await call_next(request)``
-        gives the response of the rest of the app; return it or another one."""
+        """``@app.middleware("http")``, in either form, told apart by the function's signature here:
+
+        - Starlette's, ``async def mw(request, call_next)``: ``await call_next(request)`` gives the response of
+          the rest of the app; return it or another one.
+        - the original FastrAPI's, ``def mw(request)`` (or ``async def``): ``request`` is a dict (``method``,
+          ``path``, ``query``, ``headers``); return None to continue to the route, or a Response, a dict or a
+          ``(body, status)`` tuple to answer instead (``fastrapi.middleware.filter``).
+
+        A function of neither shape is a TypeError here, not an error on every request."""
         assert middleware_type == "http", 'Currently only middleware("http") is supported.'
 
         def decorator(func: F) -> F:
-            from .middleware.base import BaseHTTPMiddleware
+            from .middleware.filter import RequestFilterMiddleware, middleware_form
 
-            self.add_middleware(BaseHTTPMiddleware, dispatch=func)
+            if middleware_form(func) == "filter":
+                self.add_middleware(RequestFilterMiddleware, func=func,
+                                    threadpool=getattr(self, "sync_to_threadpool", True))
+            else:
+                from .middleware.base import BaseHTTPMiddleware
+
+                self.add_middleware(BaseHTTPMiddleware, dispatch=func)
             return func
 
         return decorator
@@ -533,7 +580,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         if route.mounted is not None:  # a route of a mounted app (fastrapi.mounting): that app runs it
             await route.mounted(conn, path, query, params)
             return
-        ws = WebSocket(conn, path, query, params, app=self)
+        observer = self._websocket_observer
+        if observer is None:
+            ws = WebSocket(conn, path, query, params, app=self)
+        else:
+            ws = observer.websocket(conn, path, query, params, self, route)
         plan = route.plan
         try:
             if plan.has_deps:
@@ -573,16 +624,24 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
                 conn.reject(403)
             else:
                 conn.finish(CloseCode.NORMAL_CLOSURE)
+        finally:
+            if observer is not None:
+                observer.websocket_closed(ws)
         if ws.background is not None:
             await ws.background()
 
     # ------------------------------------------------------------------ running
     def serve(self, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, reload: bool = False,
-              reload_dirs: Sequence[str] | None = None, **options: Any) -> None:
+              reload_dirs: Sequence[str] | None = None, reload_ignore_dirs: Sequence[str] | None = None,
+              reload_ignore_patterns: Sequence[str] | None = None, reload_ignore_paths: Sequence[str] | None = None,
+              reload_tick: int = 50, reload_ignore_worker_failure: bool = False, **options: Any) -> None:
         """Run the built-in server until Ctrl-C / SIGTERM (options: ``fastrapi.server.ServerConfig``).
 
         ``workers=N`` serves from N processes on the port; ``reload=True`` restarts the script when a ``.py``
-        file under its directory (or ``reload_dirs``) changes. See ``fastrapi.server.workers``."""
+        file under its directory (or ``reload_dirs``) changes, except under ``reload_ignore_dirs``, matching
+        ``reload_ignore_patterns`` (globs) or in ``reload_ignore_paths``; changes are grouped over
+        ``reload_tick`` ms, and ``reload_ignore_worker_failure=True`` starts a server that exited on its own
+        again at once. See ``fastrapi.server.workers``."""
         if workers == 1 and not reload:
             from .server import Server
 
@@ -590,7 +649,12 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             return
         from .server.workers import serve_app
 
-        serve_app(self, host, port, workers=workers, reload=reload, reload_dirs=reload_dirs, **options)
+        reload_options = {"ignore_dirs": list(reload_ignore_dirs or ()),
+                          "ignore_patterns": list(reload_ignore_patterns or ()),
+                          "ignore_paths": list(reload_ignore_paths or ()), "tick": reload_tick,
+                          "ignore_worker_failure": reload_ignore_worker_failure}
+        serve_app(self, host, port, workers=workers, reload=reload, reload_dirs=reload_dirs,
+                  reload_options=reload_options, **options)
 
 
 class FastAPI(FastrAPI):
@@ -620,6 +684,9 @@ def _starlette_handler(handlers: dict[Any, ExceptionHandler], cls: type) -> Exce
     if module is None:
         return None
     return handlers.get(getattr(module, _STARLETTE_NAMES[cls], None))
+
+#: the methods a fallback route answers
+_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY")
 
 #: exceptions FastAPI answers by default; a user handler for a base class of theirs does not take them
 _DEFAULT_HANDLED = (HTTPException, RequestValidationError, WebSocketRequestValidationError)

@@ -154,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"restart when a .py file changes (default: {'on' if dev else 'off'})")
         cmd.add_argument("--reload-dir", action="append", dest="reload_dirs", metavar="DIR",
                          help="directory to watch (repeatable; default: the app's directory)")
+        cmd.add_argument("--reload-ignore-dir", action="append", dest="reload_ignore_dirs", metavar="DIR", default=[],
+                         help="a directory (name or path) whose changes never reload (repeatable)")
+        cmd.add_argument("--reload-ignore-pattern", action="append", dest="reload_ignore_patterns", metavar="GLOB",
+                         default=[], help="files matching this glob never reload (repeatable)")
+        cmd.add_argument("--reload-ignore-path", action="append", dest="reload_ignore_paths", metavar="FILE",
+                         default=[], help="a file whose changes never reload (repeatable)")
+        cmd.add_argument("--reload-tick", type=int, default=50, metavar="MS",
+                         help="milliseconds file changes are grouped over before a reload (default: 50)")
+        cmd.add_argument("--reload-ignore-worker-failure", action="store_true",
+                         help="start the server again at once when it exits on its own (default: wait for a change)")
         cmd.add_argument("--log-level", default="debug" if dev else "info",
                          choices=["critical", "error", "warning", "info", "debug", "trace"],
                          help=f"log level (default: {'debug' if dev else 'info'})")
@@ -212,7 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             logger.error("Error loading app. %s", exc)
             return 1
         run_with_reload([sys.executable, "-m", "fastrapi", *args_list], dirs,
-                        options.get("graceful_timeout", 10.0))
+                        options.get("graceful_timeout", 10.0), ignore_dirs=args.reload_ignore_dirs,
+                        ignore_patterns=args.reload_ignore_patterns, ignore_paths=args.reload_ignore_paths,
+                        tick=args.reload_tick, ignore_worker_failure=args.reload_ignore_worker_failure)
         return 0
 
     try:

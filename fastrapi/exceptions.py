@@ -159,3 +159,7 @@ WebSocketErrorModel: type[BaseModel] = create_model("WebSocket")
 #: classes themselves (a handler registered for Starlette's own class also takes ours: see ``FastrAPI``)
 StarletteHTTPException = HTTPException
 StarletteWebSocketException = WebSocketException
+
+#: the original FastrAPI's names for the same classes: ``except FastrAPIError`` catches what FastAPI code raises
+FastrAPIError = FastAPIError
+FastrAPIDeprecationWarning = FastAPIDeprecationWarning

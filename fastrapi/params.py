@@ -17,6 +17,9 @@ from pydantic_core import PydanticUndefined
 
 #: "not given": such options are left out of the FieldInfo, so pydantic's own defaults apply (FastAPI's ``_Unset``)
 _Unset: Any = object()
+#: the original FastrAPI's public names: ``Unset`` (an option not given) and ``Undefined`` (no default: required)
+Unset: Any = _Unset
+Undefined: Any = PydanticUndefined
 
 #: FieldInfo options passed on as they are when given (FastAPI's list): constraints become validation metadata
 _FIELD_OPTIONS = ("default_factory", "annotation", "alias_priority", "title", "description", "discriminator",

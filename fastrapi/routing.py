@@ -1023,6 +1023,17 @@ class RouteDecorators:
         """Register a GET route (HEAD is answered too)."""
         return self.api_route(path, methods=["GET"], **options)
 
+    def const_get(self, path: str, **options: Any) -> Callable[[F], F]:
+        """The original FastrAPI's ``@app.const_get(path)``: a GET route whose response is computed once, at
+        startup, and served as stored bytes; the same as ``@app.get(path, cache_resp=True)``."""
+        return self.api_route(path, methods=["GET"], cache_resp=True, **options)
+
+    def nest(self, prefix: str, router: "APIRouter", *, tags: list[Any] | None = None, **options: Any) -> None:
+        """The original FastrAPI's (and Axum's) ``nest``: ``include_router(router, prefix=prefix, tags=tags)``.
+        The prefix may omit its leading slash or keep a trailing one, as the original joins paths."""
+        prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        self.include_router(router, prefix=prefix, tags=tags, **options)
+
     def post(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.api_route(path, methods=["POST"], **options)
 
@@ -1184,6 +1195,8 @@ class Router:
         self.root_path = root_path
         #: the class of the routes the app declares from now on (FastAPI's ``app.router.route_class``)
         self.route_class: type[APIRoute] = APIRoute
+        #: the route for requests no other route takes (``app.fallback``); None: 404 / 405 answers
+        self.fallback: APIRoute | None = None
 
     def add_route(self, route: BaseRoute) -> None:
         self.routes.append(route)
@@ -1256,8 +1269,14 @@ class Router:
             return fallback[0], fallback[1], None
         if allowed:
             return None, None, allowed
-        if _miss and (self.redirect_slashes or self.root_path or self.frontends):
-            return self._miss(method, path)
+        if not _miss:
+            return None, None, None
+        if self.redirect_slashes or self.root_path or self.frontends:
+            found = self._miss(method, path)
+            if found[0] is not None or found[2] is not None or self.fallback is None:
+                return found
+        if self.fallback is not None and self.match_websocket(path)[0] is None:
+            return self.fallback, self.fallback.matches(path) or {}, None
         return None, None, None
 
     def _miss(self, method: str, path: str) -> tuple[Any, dict[str, Any] | None, list[str] | None]:

@@ -85,13 +85,14 @@ class StaticFiles:
 
     ``html=True``: a directory answers its ``index.html`` (redirecting ``/dir`` to ``/dir/``), and a missing
     file the directory's ``404.html`` if there is one. ``check_dir``: fail at construction when ``directory``
-    does not exist. ``follow_symlink``: serve symlinks that point outside the directory.
+    does not exist. ``follow_symlink``: serve symlinks that point outside the directory. The directory may be
+    given positionally (``StaticFiles("static", html=True)``), as the original FastrAPI allows.
     """
 
     def __init__(
         self,
-        *,
         directory: PathLike | None = None,
+        *,
         packages: list[str | tuple[str, str]] | None = None,
         html: bool = False,
         check_dir: bool = True,

@@ -545,7 +545,8 @@ def test_root_path_is_put_in_servers(serve):
 def test_doc_routes_are_routes_not_in_the_schema():
     app = fastrapi.FastAPI()
     docs = {r.path: r for r in app.routes}
-    assert set(docs) == {"/openapi.json", "/api-docs/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    assert set(docs) == {"/openapi.json", "/api-docs/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc",
+                         "/scalar", "/elements"}  # (the last two: the original FastrAPI's pages)
     assert all(r.include_in_schema is False for r in docs.values())
     assert app.openapi()["paths"] == {}
 

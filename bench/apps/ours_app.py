@@ -128,6 +128,13 @@ if os.environ.get("BENCH_MIDDLEWARE"):
     app.add_middleware(GZipMiddleware)
     app.add_middleware(CORSMiddleware, allow_origins=["*"])
 
+# --- the get-json-metrics scenario: the same app instrumented for Prometheus (BENCH_METRICS set by bench/run.py
+# for that scenario only) ------------------------------------------------------------------------------------
+if os.environ.get("BENCH_METRICS"):
+    from fastrapi import Instrumentator
+
+    Instrumentator().instrument(app).expose(app, endpoint="/metrics")
+
 
 if __name__ == "__main__":
     app.serve(host="127.0.0.1", port=port_from_argv())

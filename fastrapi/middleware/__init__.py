@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 __all__ = [
     "BaseHTTPMiddleware", "CORSMiddleware", "GZipMiddleware", "HTTPSRedirectMiddleware", "Middleware",
-    "SessionMiddleware", "TrustedHostMiddleware",
+    "SessionMiddleware", "TrustedHostMiddleware", "as_middleware",
 ]
 
 #: the built-in classes, importable from here as the published FastrAPI documents
@@ -52,3 +52,28 @@ class Middleware:
         parts += [f"{value!r}" for value in self.args]
         parts += [f"{key}={value!r}" for key, value in self.kwargs.items()]
         return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def as_middleware(entry: Any) -> Middleware:
+    """One entry of ``FastrAPI(middleware=[...])`` as a ``Middleware`` record: a record as it is, a class as
+    ``Middleware(cls)``, and a built-in class configured without an app (``GZipMiddleware(minimum_size=500)``)
+    as ``Middleware(type(entry), **its options)``."""
+    if isinstance(entry, Middleware):
+        return entry
+    from .base import NativeMiddleware
+
+    if isinstance(entry, NativeMiddleware):
+        if getattr(entry, "app", None) is not None:
+            raise TypeError(f"{type(entry).__name__} was built around an app; declare it without one "
+                            f"({type(entry).__name__}(option=...)) or as Middleware({type(entry).__name__}, ...)")
+        args, kwargs = getattr(entry, "_options", ((), {}))
+        kwargs = {key: value for key, value in kwargs.items() if key != "app"}
+        if args and args[0] is None:
+            args = args[1:]
+        return Middleware(type(entry), *args, **kwargs)
+    if isinstance(entry, type):
+        return Middleware(entry)
+    if all(hasattr(entry, name) for name in ("cls", "args", "kwargs")):  # starlette.middleware.Middleware
+        return Middleware(entry.cls, *entry.args, **entry.kwargs)
+    raise TypeError(f"not middleware: {entry!r}. Pass Middleware(cls, **options), a middleware class, or a "
+                    "built-in middleware configured without an app, e.g. CORSMiddleware(allow_origins=['*'])")

@@ -28,12 +28,21 @@ DispatchFunction = Callable[["Request", RequestResponseEndpoint], Awaitable[Resp
 
 class NativeMiddleware:
     """Middleware that runs on fastrapi Requests: ``handle(request)`` answers, calling ``self.app(request)``
-    (the next middleware, at the end the route) for the response of the rest of the stack."""
+    (the next middleware, at the end the route) for the response of the rest of the stack.
+
+    Built without an app (``CORSMiddleware(allow_origins=["*"])``, the original FastrAPI's style), an instance
+    is a configured declaration: ``FastrAPI(middleware=[...])`` and ``add_middleware`` take it as
+    ``Middleware(cls, **options)``, and its options were checked when it was built."""
 
     app: RequestResponseEndpoint
 
-    def __init__(self, app: RequestResponseEndpoint) -> None:
-        self.app = app
+    def __new__(cls, *args: Any, **kwargs: Any) -> "NativeMiddleware":
+        self = super().__new__(cls)
+        self._options = (args, kwargs)  # what the instance was built with (read once, at registration)
+        return self
+
+    def __init__(self, app: RequestResponseEndpoint | None = None) -> None:
+        self.app = app  # type: ignore[assignment]
 
     async def handle(self, request: "Request") -> Response:
         return await self.app(request)
@@ -48,7 +57,7 @@ class BaseHTTPMiddleware(NativeMiddleware):
     or pass ``dispatch=`` (what ``@app.middleware("http")`` does). ``await call_next(request)`` returns the
     response of the rest of the stack; return it (headers, status changed at will) or another response."""
 
-    def __init__(self, app: RequestResponseEndpoint, dispatch: DispatchFunction | None = None) -> None:
+    def __init__(self, app: RequestResponseEndpoint | None = None, dispatch: DispatchFunction | None = None) -> None:
         self.app = app
         self.dispatch_func = self.dispatch if dispatch is None else dispatch
 

@@ -21,7 +21,7 @@ class CORSMiddleware(NativeMiddleware):
 
     def __init__(
         self,
-        app: RequestResponseEndpoint,
+        app: RequestResponseEndpoint | None = None,
         allow_origins: Collection[str] = (),
         allow_methods: Collection[str] = ("GET",),
         allow_headers: Collection[str] = (),

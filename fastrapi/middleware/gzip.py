@@ -49,7 +49,7 @@ class GZipMiddleware(NativeMiddleware):
 
     def __init__(
         self,
-        app: RequestResponseEndpoint,
+        app: RequestResponseEndpoint | None = None,
         minimum_size: int = 500,
         compresslevel: int = 9,
         thread_minimum_size: int = 128 * 1024,

@@ -77,8 +77,8 @@ class SessionMiddleware(NativeMiddleware):
 
     def __init__(
         self,
-        app: RequestResponseEndpoint,
-        secret_key: Any,
+        app: RequestResponseEndpoint | None = None,
+        secret_key: Any = None,
         session_cookie: str = "session",
         max_age: int | None = 14 * 24 * 60 * 60,
         path: str = "/",
@@ -87,6 +87,8 @@ class SessionMiddleware(NativeMiddleware):
         domain: str | None = None,
         partitioned: bool = False,
     ) -> None:
+        if secret_key is None:
+            raise TypeError("SessionMiddleware needs a secret_key")
         self.app = app
         self.signer = itsdangerous.TimestampSigner(str(secret_key))
         self.session_cookie = session_cookie

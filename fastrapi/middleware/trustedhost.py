@@ -80,7 +80,7 @@ def request_url(request: "Request", scheme: str) -> SplitResult:
 class TrustedHostMiddleware(NativeMiddleware):
     """Only serve requests (and WebSocket handshakes) whose ``Host`` matches ``allowed_hosts``."""
 
-    def __init__(self, app: RequestResponseEndpoint, allowed_hosts: Sequence[str] | None = None,
+    def __init__(self, app: RequestResponseEndpoint | None = None, allowed_hosts: Sequence[str] | None = None,
                  www_redirect: bool = True) -> None:
         if allowed_hosts is None:
             allowed_hosts = ["*"]

@@ -1,9 +1,10 @@
 """The interactive documentation pages (FastAPI's ``fastapi.openapi.docs``): Swagger UI, ReDoc and Swagger UI's
-OAuth2 redirect page, as ``HTMLResponse``\\ s. The JavaScript and CSS come from a CDN unless other URLs are given
+OAuth2 redirect page, and (as the original FastrAPI) Scalar and Stoplight Elements, as ``HTMLResponse``\\ s. The JavaScript and CSS come from a CDN unless other URLs are given
 (``swagger_js_url``, ``swagger_css_url``, ``redoc_js_url``...), e.g. files the app serves itself."""
 from __future__ import annotations
 
 import json
+from html import escape as html_escape
 from typing import Any
 
 from ..encoders import jsonable_encoder
@@ -129,6 +130,71 @@ def get_redoc_html(
     </body>
     </html>
     """
+    return HTMLResponse(html)
+
+
+def get_scalar_html(
+    *,
+    openapi_url: str,
+    title: str,
+    scalar_js_url: str = "https://cdn.jsdelivr.net/npm/@scalar/api-reference",
+    scalar_favicon_url: str = "https://fastapi.tiangolo.com/img/favicon.png",
+    scalar_configuration: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    """The Scalar API reference page (served at ``/scalar``) that loads the document at ``openapi_url``;
+    ``scalar_configuration`` entries are passed to ``Scalar.createApiReference`` (theme, layout...)."""
+    configuration = {"url": openapi_url, **(scalar_configuration or {})}
+    html = f"""<!doctype html>
+<html>
+<head>
+<title>{title}</title>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="shortcut icon" href="{scalar_favicon_url}">
+</head>
+<body>
+<div id="app"></div>
+<script src="{scalar_js_url}"></script>
+<script>
+Scalar.createApiReference('#app', {_html_safe_json(jsonable_encoder(configuration))})
+</script>
+</body>
+</html>
+"""
+    return HTMLResponse(html)
+
+
+def get_elements_html(
+    *,
+    openapi_url: str,
+    title: str,
+    elements_js_url: str = "https://unpkg.com/@stoplight/elements/web-components.min.js",
+    elements_css_url: str = "https://unpkg.com/@stoplight/elements/styles.min.css",
+    elements_favicon_url: str = "https://fastapi.tiangolo.com/img/favicon.png",
+    router: str = "hash",
+    layout: str = "sidebar",
+) -> HTMLResponse:
+    """The Stoplight Elements page (served at ``/elements``) that loads the document at ``openapi_url``."""
+    attributes = " ".join(
+        f'{name}="{html_escape(str(value), quote=True)}"'
+        for name, value in (("apiDescriptionUrl", openapi_url), ("router", router), ("layout", layout))
+    )
+    html = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, shrink-to-fit=no">
+<title>{title}</title>
+<link rel="shortcut icon" href="{elements_favicon_url}">
+<script src="{elements_js_url}"></script>
+<link rel="stylesheet" href="{elements_css_url}">
+<style>html, body {{ height: 100%; margin: 0; }}</style>
+</head>
+<body>
+<elements-api {attributes}></elements-api>
+</body>
+</html>
+"""
     return HTMLResponse(html)
 
 

@@ -2,8 +2,9 @@
 first use and kept in ``app.openapi_schema``) and the routes serving the document and the docs pages.
 
 The document is served at FastAPI's ``openapi_url`` (``/openapi.json``) and at FastrAPI's own
-``/api-docs/openapi.json``; Swagger UI at ``docs_url``, ReDoc at ``redoc_url``. ``None`` turns a page off, and
-``openapi_url=None`` turns everything off. None of these routes appear in the document.
+``/api-docs/openapi.json``; Swagger UI at ``docs_url``, ReDoc at ``redoc_url``, and, as the original FastrAPI,
+Scalar at ``scalar_url`` (``/scalar``) and Stoplight Elements at ``elements_url`` (``/elements``). ``None`` turns
+a page off, and ``openapi_url=None`` turns everything off. None of these routes appear in the document.
 """
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from typing import Any
 from ..requests import Request
 from ..responses import HTMLResponse, JSONResponse, Response
 from .constants import FASTRAPI_OPENAPI_URL
-from .docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from .docs import (
+    get_elements_html,
+    get_redoc_html,
+    get_scalar_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
 from .utils import get_openapi, router_routes
 
 
@@ -33,6 +40,8 @@ class OpenAPIMixin:
         servers: list[dict[str, Any]] | None = None,
         docs_url: str | None = "/docs",
         redoc_url: str | None = "/redoc",
+        scalar_url: str | None = "/scalar",
+        elements_url: str | None = "/elements",
         swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
         swagger_ui_init_oauth: dict[str, Any] | None = None,
         swagger_ui_parameters: dict[str, Any] | None = None,
@@ -53,6 +62,8 @@ class OpenAPIMixin:
         self.servers = servers or []
         self.docs_url = docs_url
         self.redoc_url = redoc_url
+        self.scalar_url = scalar_url
+        self.elements_url = elements_url
         self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
         self.swagger_ui_init_oauth = swagger_ui_init_oauth
         self.swagger_ui_parameters = swagger_ui_parameters
@@ -144,3 +155,16 @@ class OpenAPIMixin:
                 return get_redoc_html(openapi_url=root_path + str(self.openapi_url), title=f"{self.title} - ReDoc")
 
             self._add_docs_route(self.redoc_url, redoc_html)
+        if self.scalar_url:
+            async def scalar_html(req: Request) -> HTMLResponse:
+                root_path = (getattr(self, "root_path", "") or "").rstrip("/")
+                return get_scalar_html(openapi_url=root_path + str(self.openapi_url), title=f"{self.title} - Scalar")
+
+            self._add_docs_route(self.scalar_url, scalar_html)
+        if self.elements_url:
+            async def elements_html(req: Request) -> HTMLResponse:
+                root_path = (getattr(self, "root_path", "") or "").rstrip("/")
+                return get_elements_html(openapi_url=root_path + str(self.openapi_url),
+                                         title=f"{self.title} - Elements")
+
+            self._add_docs_route(self.elements_url, elements_html)

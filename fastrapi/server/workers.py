@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import shlex
 import signal
 import socket
 import struct
@@ -48,7 +47,8 @@ _WORKER_FAILURE_CODES = (1, 3)  # a worker that exits so before it listened: bin
 # entry point
 # ---------------------------------------------------------------------------------------------------------------
 def serve_app(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1, reload: bool = False,
-              reload_dirs: Sequence[str | Path] | None = None, **options: Any) -> None:
+              reload_dirs: Sequence[str | Path] | None = None, reload_options: dict[str, Any] | None = None,
+              **options: Any) -> None:
     """Serve ``app`` in this process, in ``workers`` processes, or under the reloader. Exit codes as
     ``Server.run_forever``: 3 when the application's startup failed, 1 when the address cannot be bound."""
     from .server import Server
@@ -67,7 +67,7 @@ def serve_app(app: Any, host: str = "127.0.0.1", port: int = 8000, *, workers: i
         if workers > 1:
             logger.warning("reload=True runs one process: workers=%d is ignored", workers)
         dirs = list(reload_dirs or [_script_dir()])
-        run_with_reload([sys.executable, *sys.orig_argv[1:]], dirs, config.graceful_timeout)
+        run_with_reload([sys.executable, *sys.orig_argv[1:]], dirs, config.graceful_timeout, **(reload_options or {}))
         return
     if workers > 1:
         code = Supervisor(app, host, port, workers, **options).run()
@@ -243,6 +243,7 @@ class Supervisor:
                     logger.info("Worker process [%d] exited: starting a new one", w.process.pid)
                 else:
                     logger.error("Worker process [%d] died (%s): starting a new one", w.process.pid, _describe(code))
+                self._exited(w.process.pid)
                 self.workers[i] = self._spawn()
 
     def _read_ready(self) -> None:
@@ -269,6 +270,15 @@ class Supervisor:
             _kill(p.pid, signal.SIGKILL)
         for w in self.workers:
             w.process.join(5.0)
+            self._exited(w.process.pid)
+
+    def _exited(self, pid: int) -> None:
+        """A worker is gone: the app's ``worker_exit_hooks`` hear of it (e.g. metrics drop its live gauges)."""
+        for hook in getattr(self.app, "worker_exit_hooks", ()):
+            try:
+                hook(pid)
+            except Exception:
+                logger.exception("worker exit hook %r failed", hook)
 
     # -------------------------------------------------------------------------------------- in the worker
     def _worker_main(self) -> None:
@@ -346,37 +356,114 @@ def is_reload_child() -> bool:
     return value is not None and value == str(os.getppid())
 
 
-def run_with_reload(command: list[str], dirs: Sequence[str | Path], graceful_timeout: float = 10.0) -> None:
+def run_with_reload(command: list[str], dirs: Sequence[str | Path], graceful_timeout: float = 10.0, *,
+                    ignore_dirs: Sequence[str] = (), ignore_patterns: Sequence[str] = (),
+                    ignore_paths: Sequence[str | Path] = (), tick: int = 50,
+                    ignore_worker_failure: bool = False) -> None:
     """Run ``command`` as a child process and run it again whenever a ``.py`` file under ``dirs`` changes
-    (watchfiles); until SIGINT/SIGTERM, which stop the child too."""
-    from watchfiles import PythonFilter, run_process
+    (watchfiles); until SIGINT/SIGTERM, which stop the child too.
+
+    The original FastrAPI's options: ``ignore_dirs`` (directory names or paths whose files never trigger a
+    reload), ``ignore_patterns`` (globs on file paths and names; one without ``*?[`` matches as a substring),
+    ``ignore_paths`` (files), ``tick`` (milliseconds changes are grouped over, at least 50) and
+    ``ignore_worker_failure`` (a child that exits on its own is started again at once, instead of waiting
+    for the next change)."""
+    from watchfiles import watch
 
     paths = [str(Path(d).resolve()) for d in dirs]
+    watch_filter = ReloadFilter(ignore_dirs=ignore_dirs, ignore_patterns=ignore_patterns, ignore_paths=ignore_paths)
+    tick = max(int(tick), 50)
     os.environ[RELOAD_CHILD_ENV] = str(os.getpid())
     watch_logger = logging.getLogger("watchfiles.main")
     if _quiet_interrupt not in watch_logger.filters:
         watch_logger.addFilter(_quiet_interrupt)
     logger.info("Will watch for changes in these directories: %s", paths)
     logger.info("Started reloader process [%d] using WatchFiles", os.getpid())
-
-    def changed(changes: set[tuple[Any, str]]) -> None:
-        names = sorted({_relative(path, paths) for _, path in changes})
-        logger.warning("WatchFiles detected changes in %s. Reloading...", ", ".join(repr(n) for n in names))
-
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops the reloader as Ctrl-C does
+    child = _start_child(command)
     try:
-        run_process(
-            *paths,
-            target=shlex.join(command),
-            target_type="command",
-            callback=changed,
-            watch_filter=PythonFilter(),
-            sigint_timeout=int(graceful_timeout) + 5,
-        )
+        for changes in watch(*paths, watch_filter=watch_filter, step=tick, rust_timeout=max(tick, 250),
+                             yield_on_timeout=True):
+            if changes:
+                names = sorted({_relative(path, paths) for _, path in changes})
+                logger.warning("WatchFiles detected changes in %s. Reloading...", ", ".join(repr(n) for n in names))
+                _stop_child(child, graceful_timeout)
+                child = _start_child(command)
+            elif ignore_worker_failure and child.poll() is not None:
+                logger.warning("The server process [%d] exited with code %d: starting it again "
+                               "(reload_ignore_worker_failure)", child.pid, child.returncode)
+                time.sleep(tick / 1000)
+                child = _start_child(command)
     except KeyboardInterrupt:
         pass
     finally:
+        _stop_child(child, graceful_timeout)
         os.environ.pop(RELOAD_CHILD_ENV, None)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
     logger.info("Stopping reloader process [%d]", os.getpid())
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _start_child(command: list[str]) -> "subprocess.Popen[bytes]":
+    import subprocess
+
+    return subprocess.Popen(command)
+
+
+def _stop_child(child: "subprocess.Popen[bytes]", graceful_timeout: float) -> None:
+    """SIGINT (the server's graceful shutdown), then SIGKILL after ``graceful_timeout`` + 5 s."""
+    import subprocess
+
+    if child.poll() is not None:
+        return
+    try:
+        child.send_signal(signal.SIGINT)
+        child.wait(graceful_timeout + 5)
+    except subprocess.TimeoutExpired:
+        logger.warning("The server process [%d] did not stop in time: killing it", child.pid)
+        child.kill()
+        child.wait(5)
+    except KeyboardInterrupt:  # a second Ctrl-C: do not wait any longer
+        child.kill()
+        child.wait(5)
+
+
+class ReloadFilter:
+    """What triggers a reload: ``.py`` files (watchfiles' PythonFilter: not under ``__pycache__``, ``.git``,
+    ``.venv``...) that none of the ignore options names."""
+
+    def __init__(self, *, ignore_dirs: Sequence[str] = (), ignore_patterns: Sequence[str] = (),
+                 ignore_paths: Sequence[str | Path] = ()) -> None:
+        from watchfiles import PythonFilter
+
+        self._python = PythonFilter()
+        self.dir_names = {d.strip("/") for d in ignore_dirs if d and "/" not in d.strip("/") and os.sep not in d}
+        self.dir_paths = [str(Path(d).resolve()) for d in ignore_dirs
+                          if d and ("/" in d.strip("/") or os.sep in d or d.startswith("."))]
+        self.patterns = [p if any(c in p for c in "*?[") else f"*{p}*" for p in ignore_patterns if p]
+        self.paths = {str(Path(p).resolve()) for p in ignore_paths}
+        self.path_suffixes = tuple(os.sep + str(p).lstrip("/") for p in ignore_paths if not Path(p).is_absolute())
+
+    def __call__(self, change: Any, path: str) -> bool:
+        from fnmatch import fnmatch
+
+        if not self._python(change, path):
+            return False
+        parts = Path(path).parts[:-1]
+        if self.dir_names.intersection(parts):
+            return False
+        if any(path == d or path.startswith(d + os.sep) for d in self.dir_paths):
+            return False
+        if path in self.paths or (self.path_suffixes and path.endswith(self.path_suffixes)):
+            return False
+        name = os.path.basename(path)
+        return not any(fnmatch(path, p) or fnmatch(name, p) for p in self.patterns)
 
 
 def _quiet_interrupt(record: logging.LogRecord) -> bool:
