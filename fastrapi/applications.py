@@ -26,6 +26,8 @@ from .exceptions import (
 )
 from .responses import JSONResponse, PlainTextResponse, Response, encoded_json_response, finalize_response
 from .openapi.serving import OpenAPIMixin
+from .asyncapi.docs import ASYNCAPI_CSS_URL, ASYNCAPI_JS_URL
+from .asyncapi.serving import AsyncAPIMixin
 from .routing import F, APIRoute, BaseRoute, RouteDecorators, Router, WebSocketRoute, build_route, generate_unique_id
 from .websocket import WebSocket
 from .ws.codes import CloseCode, State as WSState
@@ -70,7 +72,7 @@ def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, byt
     return encoded_json_response(orjson.dumps(content, default=str), status, headers)
 
 
-class FastrAPI(RouteDecorators, OpenAPIMixin):
+class FastrAPI(RouteDecorators, AsyncAPIMixin, OpenAPIMixin):
     """A FastrAPI application. Declare routes with the decorators, then ``app.serve(host, port)``.
 
     Beyond FastAPI's arguments it takes the original FastrAPI's options (``max_body_size``, ``max_field_size``,
@@ -130,6 +132,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         catch_panics: bool = False,
         sync_to_threadpool: bool = True,
         telemetry: Any = None,
+        asyncapi_url: str | None = "/asyncapi.json",
+        asyncapi_docs_url: str | None = "/asyncapi",
+        asyncapi_js_url: str = ASYNCAPI_JS_URL,
+        asyncapi_css_url: str = ASYNCAPI_CSS_URL,
+        asyncapi_config: dict[str, Any] | None = None,
         **extra: Any,
     ) -> None:
         if openapi_prefix:
@@ -230,6 +237,12 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             root_path_in_servers=root_path_in_servers, separate_input_output_schemas=separate_input_output_schemas,
             openapi_external_docs=openapi_external_docs, webhooks=webhooks,
         )
+        # AsyncAPI document and page of the WebSocket routes (fastrapi/asyncapi/): routes added with the first one
+        self._init_asyncapi(asyncapi_url=asyncapi_url, asyncapi_docs_url=asyncapi_docs_url,
+                            asyncapi_js_url=asyncapi_js_url, asyncapi_css_url=asyncapi_css_url,
+                            asyncapi_config=asyncapi_config)
+        if routes and self.has_websocket_routes():  # WebSocket routes given in ``routes=``
+            self.setup_asyncapi()
 
     # ------------------------------------------------------------------ lifespan
     def on_event(self, event_type: str) -> Callable[[F], F]:
@@ -355,6 +368,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     def _register_websocket(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> WebSocketRoute:
         route = WebSocketRoute(path, endpoint, **options)
         self.router.add_route(route)
+        self.setup_asyncapi()
         return route
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
@@ -365,6 +379,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         """Serve ``app`` under ``path``: ``StaticFiles``, another FastrAPI app, or any ASGI app (Starlette's
         ``mount``; see ``fastrapi.mounting``). A mounted app's lifespan does not run, as in Starlette."""
         self.router.mount(path, app, name=name)
+        if isinstance(app, (FastrAPI, Router)):  # its WebSocket routes are documented here too
+            self.setup_asyncapi()
 
     # ------------------------------------------------------------------ errors
     def exception_handler(self, exc_class_or_status_code: Any) -> Callable[[F], F]:
@@ -528,7 +544,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         if route.mounted is not None:  # a route of a mounted app (fastrapi.mounting): that app runs it
             await route.mounted(conn, path, query, params)
             return
-        ws = WebSocket(conn, path, query, params, app=self)
+        ws = WebSocket(conn, path, query, params, app=self, route=route)
         plan = route.plan
         try:
             if plan.has_deps:
