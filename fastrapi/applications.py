@@ -574,11 +574,17 @@ class FastrAPI(RouteDecorators, AsyncAPIMixin, OpenAPIMixin):
                 conn.finish(CloseCode.POLICY_VIOLATION, "invalid request parameters")
             logger.info("WebSocket %s refused: %s", path, exc.errors())
         except Exception as exc:
-            logger.error("Exception in WebSocket handler for %s", path, exc_info=exc)
-            if conn.application_state == WSState.CONNECTING:
-                conn.reject(500)
+            if exc is getattr(ws, "_rejected", None):
+                # a message receive_model refused and the handler let go: the client's fault, not a server error
+                logger.info("WebSocket %s closed on an invalid message: %s", path, exc)
+                conn.finish(CloseCode.UNSUPPORTED_DATA if isinstance(exc, TypeError) else CloseCode.INVALID_DATA,
+                            "invalid message")
             else:
-                conn.finish(CloseCode.INTERNAL_ERROR, "internal error")
+                logger.error("Exception in WebSocket handler for %s", path, exc_info=exc)
+                if conn.application_state == WSState.CONNECTING:
+                    conn.reject(500)
+                else:
+                    conn.finish(CloseCode.INTERNAL_ERROR, "internal error")
         else:
             if conn.application_state == WSState.CONNECTING:
                 conn.reject(403)

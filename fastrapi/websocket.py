@@ -28,6 +28,7 @@ class WebSocket:
     __slots__ = (
         "_conn", "_path", "_query", "_scheme", "path_params", "_headers_obj", "_cookies", "_state",
         "_query_params", "app", "_scope", "background", "route",
+        "_rejected",  # set only when receive_model refuses a message (left unset otherwise: no cost)
     )
 
     def __init__(
@@ -169,7 +170,8 @@ class WebSocket:
         ``ValidationError`` (a ValueError); the message is consumed and the connection stays usable.
 
         A ``str`` type takes a text message as it is, ``bytes`` a binary one. Without any declared type the
-        message is any JSON value. ``WebSocketDisconnect`` (a ConnectionError) when closed."""
+        message is any JSON value. ``WebSocketDisconnect`` (a ConnectionError) when closed. If the handler lets
+        the error escape, the connection closes with 1007 (1003 for a text/binary mismatch), not 1011."""
         if type_ is None:
             route = self.route
             codec = route.receive_type if route is not None else None
@@ -180,7 +182,11 @@ class WebSocket:
         conn = self._conn
         while not conn.messages:
             await conn.wait_message()
-        return codec.decode(conn.pop())
+        try:
+            return codec.decode(conn.pop())
+        except (ValueError, TypeError) as exc:  # if the handler lets it escape: the client's fault, not a 1011
+            self._rejected = exc
+            raise
 
     async def iter_models(self, type_: Any = None) -> AsyncIterator[Any]:
         """``receive_model()`` until the client disconnects. A message that does not validate raises its
