@@ -337,15 +337,12 @@ def get_asyncapi(
         binding["bindingVersion"] = WS_BINDING_VERSION
         channel["bindings"] = {"ws": binding}
         out_channels[ch.key] = channel
-        summary = route.summary or channel["title"]
         for action, who in (("receive", "the client sends to"), ("send", "the server sends on")):
-            operation: dict[str, Any] = {
-                "action": action,
-                "channel": {"$ref": f"#/channels/{ch.key}"},
-                "summary": summary,
-                "description": f"Messages {who} `{ch.address}`.",
-                "messages": [{"$ref": f"#/channels/{ch.key}/messages/{key}"} for key in by_direction[action]],
-            }
+            operation: dict[str, Any] = {"action": action, "channel": {"$ref": f"#/channels/{ch.key}"}}
+            if route.summary:
+                operation["summary"] = route.summary
+            operation["description"] = f"Messages {who} {ch.address}."
+            operation["messages"] = [{"$ref": f"#/channels/{ch.key}/messages/{key}"} for key in by_direction[action]]
             if route.tags:
                 operation["tags"] = channel["tags"]
             operations[f"{ch.key}_{action}"] = operation
