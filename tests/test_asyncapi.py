@@ -22,7 +22,7 @@ from fastrapi.asyncapi.docs import ASYNCAPI_CSS_URL, ASYNCAPI_JS_URL, get_asynca
 from fastrapi.mounting import Mount
 from fastrapi.routing import Router, WebSocketRoute
 from fastrapi.staticfiles import StaticFiles
-from modules import ROOT
+from modules import ROOT, load_module
 
 NODE_DIR = ROOT / "tests" / "node"
 REACT_DIR = NODE_DIR / "node_modules" / "@asyncapi" / "react-component"
@@ -221,6 +221,7 @@ def problems(diagnostics: list[dict]) -> list[dict]:
 @pytest.mark.timeout(300)  # the parser lints each document for about a CPU second; the machine may be busy
 def test_documents_pass_the_official_parser(serve):
     documents = {name: make().asyncapi() for name, make in APPS.items()}
+    documents["chat demo"] = load_module(ROOT / "examples" / "chat" / "app.py", "fastrapi_chat_asyncapi").app.asyncapi()
     # as served, with a server taken from the request
     srv = serve(typed_app(root_path="/proxy"))
     documents["served"] = httpx.get(srv.url + "/asyncapi.json", headers={"x-forwarded-proto": "https"}).json()
@@ -307,6 +308,7 @@ def test_unions_become_one_message_per_model():
     assert messages["scalars_send"]["payload"]["items"] == {"$ref": "#/components/schemas/Event"}
     assert "Event" in doc["components"]["schemas"]
     assert messages["raw_receive"]["contentType"] == "text/plain"
+    assert messages["raw_receive"]["title"] == "Text message"
     assert messages["raw_receive"]["payload"]["type"] == "string"
     assert messages["raw_send"]["contentType"] == "application/octet-stream"
 

@@ -302,10 +302,11 @@ def get_asyncapi(
                 if key not in messages:
                     message: dict[str, Any] = {"name": key}
                     shown = definitions.get(key, schema) if ref else schema
-                    if shown.get("title"):
-                        message["title"] = shown["title"]
                     if kind is not JSON:
+                        message["title"] = "Text message" if kind is TEXT else "Binary message"
                         message["contentType"] = _CONTENT_TYPES[kind]
+                    elif shown.get("title"):
+                        message["title"] = shown["title"]
                     message["payload"] = schema
                     messages[key] = message
                 keys.append(key)
