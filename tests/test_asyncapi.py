@@ -548,3 +548,25 @@ def test_docs_links_to_page_with_default_cdn_urls(serve, page):
     page.errors.clear()  # /docs itself had no Swagger UI files here (tests/test_docs_pages.py renders it)
     _expect_channels(page, expect)
     assert not any(url.startswith("https://cdn.jsdelivr.net/npm/@asyncapi") for url in page.outside)
+
+
+def test_type_without_json_schema_is_documented_untyped():
+    from pydantic import ConfigDict
+
+    class Opaque:
+        pass
+
+    class Holder(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        thing: Opaque
+
+    app = untyped_app()
+
+    @app.websocket("/opaque", receive=Holder, send=Event)
+    async def opaque(ws: WebSocket):
+        pass
+
+    doc = app.asyncapi()
+    assert doc["operations"]["opaque_receive"]["messages"] == [{"$ref": "#/channels/opaque/messages/AnyMessage"}]
+    assert doc["operations"]["opaque_send"]["messages"] == [{"$ref": "#/channels/opaque/messages/Event"}]
+    assert "Event" in doc["components"]["schemas"]

@@ -255,3 +255,25 @@ def test_receive_model_with_explicit_type_is_built_once():
 
     assert message_type(Join) is message_type(Join)
     assert message_type(ClientMessage) is message_type(ClientMessage)
+
+
+def test_typed_route_behind_middleware(serve):
+    """Native and ASGI middleware in front: the handler still gets its route's types."""
+    from fastrapi.middleware.gzip import GZipMiddleware
+
+    class PassThrough:  # a foreign (pure ASGI) middleware: the connection goes through the ASGI bridge
+        def __init__(self, app):
+            self.app = app
+
+        async def __call__(self, scope, receive, send):
+            await self.app(scope, receive, send)
+
+    for middleware in (GZipMiddleware, PassThrough):
+        app = typed_app()
+        app.add_middleware(middleware)
+        srv = serve(app)
+        with connect(srv.ws_url + "/chat", open_timeout=10) as ws:
+            ws.send('{"type": "say", "msg": "through"}')
+            assert recv(ws) == {"kind": "said", "text": "through", "sentAt": None}
+            ws.send("{")
+            assert recv(ws)["text"] == "json_invalid"

@@ -131,6 +131,14 @@ def _channel(prefix: str, route: WebSocketRoute, taken: set[str]) -> _Channel:
     return ch
 
 
+def _describable(f: ModelField, separate: bool) -> bool:
+    try:
+        get_definitions(fields=[f], separate_input_output_schemas=separate)
+    except Exception:
+        return False
+    return True
+
+
 def _tag(tag: Any, described: dict[str, dict[str, Any]]) -> dict[str, Any]:
     name = str(tag.value if isinstance(tag, Enum) else tag)
     return described.get(name) or {"name": name}
@@ -276,7 +284,14 @@ def get_asyncapi(
         for entries in ch.messages.values():
             fields.extend(f for f, _ in entries)
     separate = separate_input_output_schemas
-    mapping, definitions = get_definitions(fields=fields, separate_input_output_schemas=separate)
+    try:
+        mapping, definitions = get_definitions(fields=fields, separate_input_output_schemas=separate)
+    except Exception:  # a type pydantic validates but cannot describe: its messages go without a payload schema
+        for ch in channels:
+            for direction, entries in ch.messages.items():
+                ch.messages[direction] = [(f, k) for f, k in entries if _describable(f, separate)]
+        fields = [f for f in fields if _describable(f, separate)]
+        mapping, definitions = get_definitions(fields=fields, separate_input_output_schemas=separate)
 
     # (a model called AnyMessage keeps its name; the untyped message takes another)
     any_key = ANY_MESSAGE_KEY if ANY_MESSAGE_KEY not in definitions else "AnyMessage_untyped"
