@@ -483,7 +483,7 @@ def page(browser):
     """A page that reaches 127.0.0.1 only; the React component's CDN files are answered from its npm package."""
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     page = ctx.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(45_000)  # generous: the suite runs with -n 2 on a 2-core machine, next to Chromium
     page.errors = []
     page.outside = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
@@ -505,7 +505,7 @@ def page(browser):
 
 def _expect_channels(page, expect):
     body = page.locator("#asyncapi")
-    expect(body).to_contain_text("Chat 2.0", timeout=30_000)  # a 2 MB bundle, on a busy 2-core machine
+    expect(body).to_contain_text("Chat 2.0", timeout=45_000)  # a 3 MB bundle, on a busy 2-core machine
     expect(body).to_contain_text("Talk in a room.")
     for action in ("receive", "send"):  # the two operations of the channel, with its address
         operation = page.locator(f"[id='operation-{action}-chat_{action}']")
@@ -521,6 +521,7 @@ def _expect_channels(page, expect):
 
 
 @needs_browser
+@pytest.mark.timeout(180)
 def test_page_renders_channels_self_hosted(serve, page):
     """``asyncapi_js_url`` / ``asyncapi_css_url`` pointing at the app's own copy of the component's files."""
     from playwright.sync_api import expect
@@ -537,6 +538,7 @@ def test_page_renders_channels_self_hosted(serve, page):
 
 
 @needs_browser
+@pytest.mark.timeout(180)
 def test_docs_links_to_page_with_default_cdn_urls(serve, page):
     """From /docs to /asyncapi by its link; the default CDN URLs name files the npm package has."""
     from playwright.sync_api import expect
