@@ -572,3 +572,13 @@ def test_type_without_json_schema_is_documented_untyped():
     assert doc["operations"]["opaque_receive"]["messages"] == [{"$ref": "#/channels/opaque/messages/AnyMessage"}]
     assert doc["operations"]["opaque_send"]["messages"] == [{"$ref": "#/channels/opaque/messages/Event"}]
     assert "Event" in doc["components"]["schemas"]
+
+
+def test_websocket_routes_given_in_routes_argument(serve):
+    async def feed(ws: WebSocket):
+        pass
+
+    srv = serve(FastrAPI(routes=[WebSocketRoute("/feed", feed, send=Event)]))
+    doc = httpx.get(srv.url + "/asyncapi.json").json()
+    assert doc["channels"]["feed"]["address"] == "/feed"
+    assert doc["operations"]["feed_send"]["messages"] == [{"$ref": "#/channels/feed/messages/Event"}]
