@@ -76,7 +76,7 @@ SERVERS = [
 
 class Scenario:
     def __init__(self, name, title, kind, path, *, method="GET", body=None, expect=None,
-                 lua=None, headers=None, conns=64, size=16, binary=False, env=None, servers=None,
+                 lua=None, headers=None, conns=64, size=16, binary=False, payload=None, env=None, servers=None,
                  expect_jsonl=None):
         self.name, self.title, self.kind, self.path = name, title, kind, path
         self.expect_jsonl = expect_jsonl  # (line count, first item) of a JSON Lines answer
@@ -85,6 +85,9 @@ class Scenario:
         self.method, self.body, self.expect, self.lua = method, body, expect, lua
         self.headers = headers or {}  # extra request headers (probe and wrk -H)
         self.conns, self.size, self.binary = conns, size, binary
+        self.payload = payload        # WebSocket: the exact message sent (and expected back), else filler
+        if payload is not None:
+            self.size = len(payload.encode())
 
     @property
     def unit(self):
@@ -101,6 +104,8 @@ USER = {"name": "Alice", "age": 30, "email": "alice@example.com"}
 ORDER_BODY = lua_body(LOAD / "post_orders.lua")
 DEPS_EXPECT = {"user": "alice", "request_id": "req-42", "page": 3, "size": 25, "offset": 50,
                "db_open": True, "api_version": "v1"}
+#: the message of the typed/untyped WebSocket echo scenarios (compact JSON, fields in the model's order)
+WS_JSON = '{"type":"say","room":"lobby","nick":"ada","text":"hello, world","seq":42}'
 SCENARIOS = [
     Scenario("get-json", "GET /json hello", "http", "/json", expect={"Hello": "World"}),
     # The same route with CORS + GZip middleware in front (BENCH_MIDDLEWARE: the apps add them at start;
@@ -136,6 +141,12 @@ SCENARIOS = [
     Scenario("ws-16b-text", "WS echo 16 B text, 64 conns", "ws", "/ws", conns=64, size=16),
     Scenario("ws-64k-text", "WS echo 64 KiB text, 8 conns", "ws", "/ws", conns=8, size=65536),
     Scenario("ws-16b-binary", "WS echo 16 B binary, 64 conns", "ws", "/wsb", conns=64, size=16, binary=True),
+    # Typed messages: the same JSON echoed by an untyped handler (receive_json + send_json) and by a typed one
+    # (receive=/send= a model: receive_model + send_model, one validate_json and one to_json per message)
+    Scenario("ws-json-untyped", "WS echo JSON, untyped (receive_json/send_json), 64 conns", "ws", "/ws-json",
+             payload=WS_JSON, servers=("ours",)),
+    Scenario("ws-json-typed", "WS echo JSON, typed (receive_model/send_model), 64 conns", "ws", "/ws-typed",
+             payload=WS_JSON, servers=("ours",)),
 ]
 
 # Ratio columns: (column title, numerator server, denominator server or {scenario: server})
@@ -354,6 +365,8 @@ def run_ws_load(port, sc, seconds, warmup, cpu):
            "--duration", str(seconds), "--warmup", str(warmup)]
     if sc.binary:
         cmd.append("--binary")
+    if sc.payload is not None:
+        cmd += ["--payload", sc.payload]
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu)] + cmd
     limit = seconds + warmup + 5 * (sc.conns // 16 + 1) + 30

@@ -26,6 +26,8 @@ from .exceptions import (
 )
 from .responses import JSONResponse, PlainTextResponse, Response, encoded_json_response, finalize_response
 from .openapi.serving import OpenAPIMixin
+from .asyncapi.docs import ASYNCAPI_CSS_URL, ASYNCAPI_JS_URL
+from .asyncapi.serving import AsyncAPIMixin
 from .routing import F, APIRoute, BaseRoute, RouteDecorators, Router, WebSocketRoute, build_route, generate_unique_id
 from .websocket import WebSocket
 from .ws.codes import CloseCode, State as WSState
@@ -70,7 +72,7 @@ def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, byt
     return encoded_json_response(orjson.dumps(content, default=str), status, headers)
 
 
-class FastrAPI(RouteDecorators, OpenAPIMixin):
+class FastrAPI(RouteDecorators, AsyncAPIMixin, OpenAPIMixin):
     """A FastrAPI application. Declare routes with the decorators, then ``app.serve(host, port)``.
 
     Beyond FastAPI's arguments it takes the original FastrAPI's options (``max_body_size``, ``max_field_size``,
@@ -132,6 +134,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         catch_panics: bool = False,
         sync_to_threadpool: bool = True,
         telemetry: Any = None,
+        asyncapi_url: str | None = "/asyncapi.json",
+        asyncapi_docs_url: str | None = "/asyncapi",
+        asyncapi_js_url: str = ASYNCAPI_JS_URL,
+        asyncapi_css_url: str = ASYNCAPI_CSS_URL,
+        asyncapi_config: dict[str, Any] | None = None,
         **extra: Any,
     ) -> None:
         if openapi_prefix:
@@ -242,6 +249,12 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             root_path_in_servers=root_path_in_servers, separate_input_output_schemas=separate_input_output_schemas,
             openapi_external_docs=openapi_external_docs, webhooks=webhooks,
         )
+        # AsyncAPI document and page of the WebSocket routes (fastrapi/asyncapi/): routes added with the first one
+        self._init_asyncapi(asyncapi_url=asyncapi_url, asyncapi_docs_url=asyncapi_docs_url,
+                            asyncapi_js_url=asyncapi_js_url, asyncapi_css_url=asyncapi_css_url,
+                            asyncapi_config=asyncapi_config)
+        if routes and self.has_websocket_routes():  # WebSocket routes given in ``routes=``
+            self.setup_asyncapi()
 
     # ------------------------------------------------------------------ lifespan
     def on_event(self, event_type: str) -> Callable[[F], F]:
@@ -367,6 +380,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     def _register_websocket(self, path: str, endpoint: Callable[..., Any], options: dict[str, Any]) -> WebSocketRoute:
         route = WebSocketRoute(path, endpoint, **options)
         self.router.add_route(route)
+        self.setup_asyncapi()
         return route
 
     def _register_frontend(self, path: str, files: Any, dependencies: list[Any]) -> None:
@@ -399,6 +413,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         """Serve ``app`` under ``path``: ``StaticFiles``, another FastrAPI app, or any ASGI app (Starlette's
         ``mount``; see ``fastrapi.mounting``). A mounted app's lifespan does not run, as in Starlette."""
         self.router.mount(path, app, name=name)
+        if isinstance(app, (FastrAPI, Router)):  # its WebSocket routes are documented here too
+            self.setup_asyncapi()
 
     # ------------------------------------------------------------------ errors
     def exception_handler(self, exc_class_or_status_code: Any) -> Callable[[F], F]:
@@ -582,7 +598,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             return
         observer = self._websocket_observer
         if observer is None:
-            ws = WebSocket(conn, path, query, params, app=self)
+            ws = WebSocket(conn, path, query, params, app=self, route=route)
         else:
             ws = observer.websocket(conn, path, query, params, self, route)
         plan = route.plan
@@ -614,11 +630,17 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
                 conn.finish(CloseCode.POLICY_VIOLATION, "invalid request parameters")
             logger.info("WebSocket %s refused: %s", path, exc.errors())
         except Exception as exc:
-            logger.error("Exception in WebSocket handler for %s", path, exc_info=exc)
-            if conn.application_state == WSState.CONNECTING:
-                conn.reject(500)
+            if exc is getattr(ws, "_rejected", None):
+                # a message receive_model refused and the handler let go: the client's fault, not a server error
+                logger.info("WebSocket %s closed on an invalid message: %s", path, exc)
+                conn.finish(CloseCode.UNSUPPORTED_DATA if isinstance(exc, TypeError) else CloseCode.INVALID_DATA,
+                            "invalid message")
             else:
-                conn.finish(CloseCode.INTERNAL_ERROR, "internal error")
+                logger.error("Exception in WebSocket handler for %s", path, exc_info=exc)
+                if conn.application_state == WSState.CONNECTING:
+                    conn.reject(500)
+                else:
+                    conn.finish(CloseCode.INTERNAL_ERROR, "internal error")
         else:
             if conn.application_state == WSState.CONNECTING:
                 conn.reject(403)

@@ -157,12 +157,12 @@ class Instrumentator:
         """The WebSocket object for a connection of an instrumented app: one that counts its messages."""
         handler = route.path
         if handler in self.excluded_handlers:
-            return WebSocket(conn, path, query, params, app=app)
+            return WebSocket(conn, path, query, params, app=app, route=route)
         children = self._ws.get(handler)
         if children is None:
             children = self._ws[handler] = (self.ws_open.labels(handler), self.ws_received.labels(handler),
                                             self.ws_sent.labels(handler))
-        ws = CountingWebSocket(conn, path, query, params, app=app)
+        ws = CountingWebSocket(conn, path, query, params, app=app, route=route)
         ws._metrics = children
         return ws
 

@@ -31,6 +31,7 @@ from .requests import Request, made_from_scope
 from .responses import (JSONResponse, RedirectResponse, Response, StreamingResponse, encoded_json_response,
                         finalize_response)
 from .streaming import build_stream_serializer, close_on_abort, stream_kind, stream_response_model
+from .ws.messages import MessageType
 
 _PARAM_RE = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-zA-Z_][a-zA-Z0-9_]*))?}")
 
@@ -790,16 +791,34 @@ def _endpoint_name(endpoint: Callable[..., Any]) -> str:
 
 
 class WebSocketRoute(BaseRoute):
-    """A WebSocket route: the handler and its parameter plan (the WebSocket and path/query params)."""
+    """A WebSocket route: the handler and its parameter plan (the WebSocket and path/query params).
+
+    ``receive`` / ``send`` declare the message types (``ws.receive_model()`` / ``ws.send_model()`` and the
+    AsyncAPI document); ``summary``, ``description``, ``tags``, ``subprotocols`` and ``include_in_schema`` only
+    document the route. A route that declares no type carries None and pays nothing per message.
+    """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], name: str | None = None,
-                 dependencies: Iterable[Any] | None = None) -> None:
+                 dependencies: Iterable[Any] | None = None, *, receive: Any = None, send: Any = None,
+                 summary: str | None = None, description: str | None = None, tags: list[Any] | None = None,
+                 include_in_schema: bool = True, subprotocols: Sequence[str] | None = None) -> None:
         if not inspect.iscoroutinefunction(endpoint):
             raise TypeError(f"WebSocket handler {endpoint!r} must be an async function")
         self.path = path
         self.endpoint = endpoint
         self.name = _endpoint_name(endpoint) if name is None else name
         self.dependencies = list(dependencies or ())
+        self.receive = receive
+        self.send = send
+        #: the validators/serializers of the declared types (``fastrapi.ws.messages``), built here once
+        self.receive_type: MessageType | None = None if receive is None else MessageType(receive)
+        self.send_type: MessageType | None = None if send is None else MessageType(send)
+        self.summary = summary
+        doc = description or inspect.cleandoc(getattr(endpoint, "__doc__", None) or "")
+        self.description = doc.split("\f")[0].strip()
+        self.tags = list(tags or ())
+        self.include_in_schema = include_in_schema
+        self.subprotocols = list(subprotocols or ())
         self.regex, self.convertors = compile_path(path)
         self.plan = build_plan(endpoint, set(self.convertors), websocket=True)
         for dep in reversed(list(dependencies or ())):
@@ -953,9 +972,22 @@ class RouteDecorators:
         raise NotImplementedError
 
     def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: str | None = None, *,
-                                dependencies: Sequence[Any] | None = None) -> Any:
-        """Add a WebSocket route at this level's prefix + ``path``, after this level's dependencies."""
-        options = {"name": name, "dependencies": [*self.dependencies, *(dependencies or ())]}
+                                dependencies: Sequence[Any] | None = None, receive: Any = None, send: Any = None,
+                                summary: str | None = None, description: str | None = None,
+                                tags: list[Any] | None = None, include_in_schema: bool = True,
+                                subprotocols: Sequence[str] | None = None) -> Any:
+        """Add a WebSocket route at this level's prefix + ``path``, after this level's dependencies and tags."""
+        options = {
+            "name": name,
+            "dependencies": [*self.dependencies, *(dependencies or ())],
+            "receive": receive,
+            "send": send,
+            "summary": summary,
+            "description": description,
+            "tags": [*self.tags, *(tags or ())],
+            "include_in_schema": include_in_schema and self.include_in_schema,
+            "subprotocols": subprotocols,
+        }
         return self._register_websocket(self.prefix + path, endpoint, options)
 
     def include_router(
@@ -988,7 +1020,11 @@ class RouteDecorators:
         for kind, path, endpoint, options in list(router.specs):
             merged_deps = [*(dependencies or ()), *options["dependencies"]]
             if kind == "websocket":
-                self.add_api_websocket_route(prefix + path, endpoint, options["name"], dependencies=merged_deps)
+                ws_options = dict(options)
+                ws_options["dependencies"] = merged_deps
+                ws_options["tags"] = [*(tags or ()), *options["tags"]]
+                ws_options["include_in_schema"] = options["include_in_schema"] and include_in_schema
+                self.add_api_websocket_route(prefix + path, endpoint, **ws_options)
                 continue
             if kind == "frontend":  # ``endpoint`` is the frontend's FrontendFiles
                 self._add_frontend(join_paths(prefix, path), endpoint, merged_deps)
@@ -1055,11 +1091,20 @@ class RouteDecorators:
     def trace(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.api_route(path, methods=["TRACE"], **options)
 
-    def websocket(self, path: str, name: str | None = None, *, dependencies: Sequence[Any] | None = None) -> Callable[[F], F]:
-        """Register a WebSocket handler at ``path``; it gets the WebSocket as its first argument."""
+    def websocket(self, path: str, name: str | None = None, *, dependencies: Sequence[Any] | None = None,
+                  receive: Any = None, send: Any = None, summary: str | None = None,
+                  description: str | None = None, tags: list[Any] | None = None, include_in_schema: bool = True,
+                  subprotocols: Sequence[str] | None = None) -> Callable[[F], F]:
+        """Register a WebSocket handler at ``path``; it gets the WebSocket as its first argument.
+
+        ``receive`` / ``send``: the types of the messages it reads (``ws.receive_model()``) and writes
+        (``ws.send_model()``). They, ``summary``, ``description`` (default: the docstring), ``tags`` and
+        ``subprotocols`` make up the route's channel in the AsyncAPI document (``/asyncapi.json``)."""
 
         def decorator(func: F) -> F:
-            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies, receive=receive,
+                                         send=send, summary=summary, description=description, tags=tags,
+                                         include_in_schema=include_in_schema, subprotocols=subprotocols)
             return func
 
         return decorator

@@ -13,6 +13,7 @@ from .datastructures import URL, Address, Headers, QueryParams, State, parse_coo
 from .exceptions import WebSocketDisconnect, WebSocketException
 from .requests import HTTPConnection
 from .ws.codes import State as WebSocketState  # (1 connected, 3 disconnected: the docs' ints)
+from .ws.messages import ANY_MESSAGE, JSON, TEXT, message_type
 
 __all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "WebSocketException"]
 
@@ -21,11 +22,13 @@ _STATES = {0: WebSocketState.CONNECTING, 1: WebSocketState.CONNECTED, 3: WebSock
 
 
 class WebSocket:
-    """A WebSocket connection: ``accept``, ``send_*``, ``receive_*``, ``close`` and request details."""
+    """A WebSocket connection: ``accept``, ``send_*``, ``receive_*``, ``close`` and request details; typed
+    messages with ``receive_model`` / ``iter_models`` / ``send_model`` (the route's ``receive=`` / ``send=``)."""
 
     __slots__ = (
         "_conn", "_path", "_query", "_scheme", "path_params", "_headers_obj", "_cookies", "_state",
-        "_query_params", "app", "_scope", "background",
+        "_query_params", "app", "_scope", "background", "route",
+        "_rejected",  # set only when receive_model refuses a message (left unset otherwise: no cost)
     )
 
     def __init__(
@@ -36,6 +39,7 @@ class WebSocket:
         path_params: dict[str, Any] | None = None,
         app: Any = None,
         scheme: str = "ws",
+        route: Any = None,
     ) -> None:
         self._conn = conn
         self._path = path
@@ -49,6 +53,8 @@ class WebSocket:
         self.app = app
         self._scope: dict[str, Any] | None = None  # built on first use: most handlers never look
         self.background: Any = None  # BackgroundTasks declared by the handler: run when it returns
+        #: the ``WebSocketRoute`` being run: its ``receive`` / ``send`` types serve receive_model / send_model
+        self.route = route
 
     # ------------------------------------------------------------------ handshake and state
     async def accept(
@@ -158,6 +164,39 @@ class WebSocket:
         except WebSocketDisconnect:
             pass
 
+    async def receive_model(self, type_: Any = None) -> Any:
+        """The next message (text or binary) validated as the route's ``receive`` type, or as ``type_``: JSON
+        parsed and validated in one pass. Bad JSON or a value that does not fit raises pydantic's
+        ``ValidationError`` (a ValueError); the message is consumed and the connection stays usable.
+
+        A ``str`` type takes a text message as it is, ``bytes`` a binary one. Without any declared type the
+        message is any JSON value. ``WebSocketDisconnect`` (a ConnectionError) when closed. If the handler lets
+        the error escape, the connection closes with 1007 (1003 for a text/binary mismatch), not 1011."""
+        if type_ is None:
+            route = self.route
+            codec = route.receive_type if route is not None else None
+            if codec is None:
+                codec = ANY_MESSAGE
+        else:
+            codec = message_type(type_)
+        conn = self._conn
+        while not conn.messages:
+            await conn.wait_message()
+        try:
+            return codec.decode(conn.pop())
+        except (ValueError, TypeError) as exc:  # if the handler lets it escape: the client's fault, not a 1011
+            self._rejected = exc
+            raise
+
+    async def iter_models(self, type_: Any = None) -> AsyncIterator[Any]:
+        """``receive_model()`` until the client disconnects. A message that does not validate raises its
+        ``ValidationError`` out of the loop (the connection stays open: iterate again to go on)."""
+        try:
+            while True:
+                yield await self.receive_model(type_)
+        except WebSocketDisconnect:
+            pass
+
     # ------------------------------------------------------------------ sending
     async def send_text(self, data: str) -> None:
         """Send a text message; completes when it is handed to the socket (waits if the client is slow)."""
@@ -176,6 +215,47 @@ class WebSocket:
         encoded = orjson.dumps(data, default=_json_default)
         conn = self._conn
         if conn.write_bytes(encoded) if mode == "binary" else conn.write_utf8(encoded):
+            await conn.drain()
+
+    async def send_model(
+        self,
+        value: Any,
+        type_: Any = None,
+        *,
+        by_alias: bool = True,
+        include: Any = None,
+        exclude: Any = None,
+        exclude_unset: bool = False,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        mode: str = "text",
+    ) -> None:
+        """Validate ``value`` as the route's ``send`` type (or ``type_``), as FastAPI validates a response model,
+        and send it as JSON text (``mode="binary"``: a binary message). ``by_alias``, ``include``, ``exclude``,
+        ``exclude_unset/defaults/none`` work as ``response_model_*``. A ``str`` type is sent as a text message,
+        ``bytes`` as binary. A value that does not fit raises ``ResponseValidationError`` and nothing is sent."""
+        if type_ is None:
+            route = self.route
+            codec = route.send_type if route is not None else None
+            if codec is None:
+                codec = ANY_MESSAGE
+        else:
+            codec = message_type(type_)
+        if by_alias and include is None and exclude is None and not (exclude_unset or exclude_defaults or exclude_none):
+            data = codec.encode(value)
+        else:
+            data = codec.encode(value, {"by_alias": by_alias, "include": include, "exclude": exclude,
+                                        "exclude_unset": exclude_unset, "exclude_defaults": exclude_defaults,
+                                        "exclude_none": exclude_none})
+        conn = self._conn
+        kind = codec.kind
+        if kind is JSON:
+            pending = conn.write_bytes(data) if mode == "binary" else conn.write_utf8(data)
+        elif kind is TEXT:
+            pending = conn.write_text(data)
+        else:
+            pending = conn.write_bytes(data)
+        if pending:
             await conn.drain()
 
     async def send(self, message: Mapping[str, Any]) -> None:

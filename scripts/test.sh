@@ -30,6 +30,11 @@ for pkg in "${APT_PACKAGES[@]}"; do
     fi
 done
 
+# node + npm for tests/node (the official AsyncAPI parser): any node >= 18 already on the PATH will do
+if ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
+
 if [ "${#missing[@]}" -gt 0 ]; then
     SUDO=()
     if [ "$(id -u)" -ne 0 ]; then
@@ -95,6 +100,18 @@ if [ "${FORCE_PIP_INSTALL:-0}" = "1" ] || ! deps_ok; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# 3. The whole suite, in parallel, with a per-test timeout. Extra args go to pytest.
+# 3. Node packages of the suite (tests/node/package.json): @asyncapi/parser validates the AsyncAPI
+#    documents and @asyncapi/react-component's files render /asyncapi in tests/test_asyncapi.py.
+#    `npm ci` only when node_modules is missing or older than package-lock.json.
+# ---------------------------------------------------------------------------------------------
+NODE_DIR="$ROOT/tests/node"
+if [ ! -f "$NODE_DIR/node_modules/.package-lock.json" ] || \
+   [ "$NODE_DIR/package-lock.json" -nt "$NODE_DIR/node_modules/.package-lock.json" ]; then
+    echo "test.sh: npm ci in tests/node"
+    (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. The whole suite, in parallel, with a per-test timeout. Extra args go to pytest.
 # ---------------------------------------------------------------------------------------------
 exec "$PYTHON" -m pytest -n "${TEST_WORKERS:-2}" -q --timeout="${TEST_TIMEOUT:-60}" "$@"

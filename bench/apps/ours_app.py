@@ -109,6 +109,36 @@ async def ws_echo(websocket: WebSocket):
         pass
 
 
+# --- typed messages (ws-json-typed) against the same JSON untyped (ws-json-untyped) --------------------
+
+class ChatSay(BaseModel):
+    type: str
+    room: str
+    nick: str
+    text: str
+    seq: int
+
+
+@app.websocket("/ws-json")
+async def ws_echo_json(websocket: WebSocket):
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_json(await websocket.receive_json())
+    except WebSocketDisconnect:
+        pass
+
+
+@app.websocket("/ws-typed", receive=ChatSay, send=ChatSay)
+async def ws_echo_typed(websocket: WebSocket):
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_model(await websocket.receive_model())
+    except WebSocketDisconnect:
+        pass
+
+
 @app.websocket("/wsb")
 async def ws_echo_bytes(websocket: WebSocket):
     await websocket.accept()

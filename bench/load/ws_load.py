@@ -9,6 +9,7 @@ the closing handshake; a hard deadline ends the process whatever the server does
 
     python ws_load.py ws://127.0.0.1:8000/ws --conns 64 --size 16 --duration 10 --warmup 2
     python ws_load.py ws://127.0.0.1:8000/wsb --binary --conns 64 --size 16
+    python ws_load.py ws://127.0.0.1:8000/ws-typed --payload '{"type":"say","room":"lobby","text":"hi","seq":1}'
 """
 import argparse
 import asyncio
@@ -97,7 +98,10 @@ async def run(args):
     loop = asyncio.get_running_loop()
     stats = Stats()
     msg_type = BINARY if args.binary else TEXT
-    if args.binary:
+    if args.payload is not None:
+        payload = args.payload.encode()
+        args.size = len(payload)
+    elif args.binary:
         payload = bytes(i & 0xFF for i in range(args.size))
     else:
         payload = (b"0123456789abcdef" * (args.size // 16 + 1))[: args.size]
@@ -187,6 +191,7 @@ def main():
     ap.add_argument("--conns", type=int, default=64)
     ap.add_argument("--size", type=int, default=16, help="message size in bytes")
     ap.add_argument("--binary", action="store_true", help="binary messages (default text)")
+    ap.add_argument("--payload", help="the exact message to send (instead of --size filler bytes), e.g. JSON")
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--connect-timeout", type=float, default=5.0)

@@ -10,6 +10,7 @@ Routes:
     GET  /                              the chat page (plain HTML + JS, no build step)
     WS   /ws/{room}?nick=NAME           join a room: the room's history, then its live messages and notices;
                                         every text message sent is relayed to the room
+    GET  /asyncapi                      the WebSocket protocol, documented (AsyncAPI 3.0; /asyncapi.json)
     GET  /api/rooms                     [{"room": ..., "members": N}, ...]
     GET  /api/rooms/{room}/history      {"room": ..., "messages": [...]} (oldest first; ?limit=)
     POST /api/rooms/{room}/messages?nick=NAME   {"text": ...}: say something from outside a browser
@@ -26,7 +27,7 @@ import sys
 import time
 from collections import Counter, deque
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
 
@@ -223,6 +224,56 @@ class Say(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_TEXT)
 
 
+# The WebSocket protocol of /ws/{room}, declared on the route: the page at /asyncapi documents it (AsyncAPI 3.0)
+# and ws.receive_model() / ws.send_model() check it. The client sends plain text messages (a ``str`` type is the
+# text message itself, not JSON); the server sends one JSON object per event, told apart by ``type``.
+ChatText = Annotated[str, Field(description=f"What to say: plain text, 1 to {MAX_TEXT} characters, not blank")]
+
+
+class ChatMessage(BaseModel):
+    """Something said in the room (relayed to every member, the sender included)."""
+
+    type: Literal["message"]
+    room: str
+    nick: str
+    text: str
+    ts: int = Field(description="When it was said: milliseconds since the epoch")
+    id: int = Field(description="The room's message number, from 1")
+
+
+class History(BaseModel):
+    """The room's last messages, oldest first: the first thing a newcomer gets."""
+
+    type: Literal["history"]
+    room: str
+    messages: list[ChatMessage]
+
+
+class Notice(BaseModel):
+    """Someone joined or left the room."""
+
+    type: Literal["join", "leave"]
+    room: str
+    nick: str
+    text: str
+    ts: int
+    members: int = Field(description="Connections in the room now")
+    online: list[str] = Field(description=f"Nicknames in the room (the first {MAX_ONLINE_LISTED})")
+
+
+class ChatError(BaseModel):
+    """A message the server refused, told to its sender only."""
+
+    type: Literal["error"]
+    room: str
+    nick: str
+    text: str
+    ts: int
+
+
+ServerEvent = Annotated[Union[History, ChatMessage, Notice, ChatError], Field(discriminator="type")]
+
+
 def create_app(broadcast_url: str | None = None, history_size: int = HISTORY_SIZE,
                store: "MemoryStore | RedisStore | None" = None) -> FastrAPI:
     """Build a chat app: ``broadcast_url`` None or ``memory://`` keeps everything in this process; a
@@ -274,8 +325,12 @@ def create_app(broadcast_url: str | None = None, history_size: int = HISTORY_SIZ
             raise HTTPException(409, f"too many rooms (at most {MAX_ROOMS})")
         return await say(room, nick, body.text)
 
-    @app.websocket("/ws/{room}")
-    async def chat(ws: WebSocket, room: str, nick: str = ""):
+    @app.websocket("/ws/{room}", receive=ChatText, send=ServerEvent, summary="Chat in a room", tags=["chat"])
+    async def chat(ws: WebSocket, room: Annotated[str, Path(description="1 to 32 letters, digits, '-' or '_'")],
+                   nick: Annotated[str, Query(description="Your nickname: 1 to 32 characters")] = ""):
+        """Join ``room`` as ``nick``: the room's history comes first, then its live messages and join/leave
+        notices. Every text message sent is relayed to the room. A bad room or nickname closes the connection
+        with 1008 and the reason."""
         await ws.accept()  # accept first: a refusal after it has a close code and reason the page can show
         problem = nick_problem(nick) or room_problem(room)
         if problem is None and not await store.can_use(room):
@@ -284,20 +339,20 @@ def create_app(broadcast_url: str | None = None, history_size: int = HISTORY_SIZ
             await ws.close(1008, problem)
             return
         await ws.join(room)  # before reading the history: nothing published after it is missed
-        await ws.send_json({"type": "history", "room": room, "messages": await store.history(room)})
+        await ws.send_model({"type": "history", "room": room, "messages": await store.history(room)})
         await notice("join", room, nick)
         try:
             while True:
                 try:
-                    text = await ws.receive_text()
+                    text = await ws.receive_model()  # the text message itself (the route's ``str`` type)
                 except TypeError:  # a binary message
-                    await ws.send_json(error(room, nick, "send text messages, not binary"))
+                    await ws.send_model(error(room, nick, "send text messages, not binary"))
                     continue
                 if len(text) > MAX_TEXT:
-                    await ws.send_json(error(room, nick, f"message too long: {len(text)} characters "
-                                                         f"(at most {MAX_TEXT})"))
+                    await ws.send_model(error(room, nick, f"message too long: {len(text)} characters "
+                                                          f"(at most {MAX_TEXT})"))
                 elif not text.strip():
-                    await ws.send_json(error(room, nick, "empty message"))
+                    await ws.send_model(error(room, nick, "empty message"))
                 else:
                     await say(room, nick, text)
         except ConnectionError:  # WebSocketDisconnect: the page closed or switched rooms

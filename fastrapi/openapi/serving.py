@@ -32,6 +32,10 @@ class OpenAPIMixin:
     router: Any
     routes: list[Any]
 
+    def _docs_page_extra_html(self) -> str:
+        """HTML the Swagger UI page adds at the top of its body (``AsyncAPIMixin``: the AsyncAPI link)."""
+        return ""
+
     def _init_openapi(
         self,
         *,
@@ -135,13 +139,17 @@ class OpenAPIMixin:
                 oauth2_redirect_url = self.swagger_ui_oauth2_redirect_url
                 if oauth2_redirect_url:
                     oauth2_redirect_url = root_path + oauth2_redirect_url
-                return get_swagger_ui_html(
+                page = get_swagger_ui_html(
                     openapi_url=root_path + str(self.openapi_url),
                     title=f"{self.title} - Swagger UI",
                     oauth2_redirect_url=oauth2_redirect_url,
                     init_oauth=self.swagger_ui_init_oauth,
                     swagger_ui_parameters=self.swagger_ui_parameters,
                 )
+                extra = self._docs_page_extra_html()
+                if extra:  # (an app with WebSocket routes: a link to their AsyncAPI page)
+                    page = HTMLResponse(page.body.decode().replace("<body>", "<body>\n" + extra, 1))
+                return page
 
             self._add_docs_route(self.docs_url, swagger_ui_html)
             if self.swagger_ui_oauth2_redirect_url:
