@@ -9,12 +9,12 @@ import warnings
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
-import orjson
-
 from .asgi import ASGIAdapter, server_errors
 from .requests import ClientDisconnect
 from .datastructures import Default, DefaultPlaceholder, State, URLPath
 from .encoders import jsonable_encoder
+from .jsoncodec import InvalidJSON
+from .jsoncodec import dumps as dumps_json
 from .dependencies import SolveContext, solve, solve_async
 from .exceptions import (
     HTTPException,
@@ -67,7 +67,7 @@ def _header_option(option: str, value: str | None, *, name: bool) -> str | None:
 
 
 def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
-    return encoded_json_response(orjson.dumps(content, default=str), status, headers)
+    return encoded_json_response(dumps_json(content, default=str), status, headers)
 
 
 class FastrAPI(RouteDecorators, OpenAPIMixin):
@@ -425,6 +425,8 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
             return _json_response(exc.status_code, {"detail": exc.detail}, headers)
         if isinstance(exc, RequestValidationError):  # errors keep raw ctx/input (Decimal, bytes): encoded as FastAPI does
             return _json_response(422, {"detail": jsonable_encoder(exc.errors())})
+        if isinstance(exc, InvalidJSON):  # ``await request.json()`` on a body that is not JSON: the client's fault
+            return _json_response(400, {"detail": "There was an error parsing the body"})
         if isinstance(exc, ResponseValidationError):
             logger.error("Response validation failed for %s %s: %s", request.method, request.path, exc.errors())
         else:

@@ -14,7 +14,6 @@ import decimal
 import enum
 import functools
 import inspect
-import json
 import os
 import types
 import typing
@@ -22,7 +21,6 @@ import uuid
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Any, Callable, Union
 
-import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
@@ -33,6 +31,8 @@ from .requests import _UNSET as _NO_JSON
 from .requests import ClientDisconnect
 from .responses import Response
 from .exceptions import DependencyScopeError, HTTPException, RequestValidationError
+from .jsoncodec import InvalidJSON, UndecodableJSON
+from .jsoncodec import loads as loads_json
 from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
 from .param_models import ParamModel, model_type
@@ -124,13 +124,48 @@ class Param:
         self.validate_json: Callable[[bytes], Any] | None = None
         if kind == BODY and not metadata and isinstance(annotation, type) and issubclass(annotation, BaseModel):
             core = annotation.__pydantic_validator__
-            if type(core).__name__ != "MockValSer":
+            # (pydantic-core accepts NaN, Infinity and numbers overflowing to inf: a model that may hold a
+            # float takes the ordinary path, where such JSON is refused)
+            if type(core).__name__ != "MockValSer" and not _may_hold_float(annotation.__pydantic_core_schema__):
                 self.validate_json = core.validate_json
         #: ``Annotated[Model, Query()]`` (or Header/Cookie): each field of the model is a parameter
         self.model: ParamModel | None = None
         if kind in (QUERY, HEADER, COOKIE) and info is not None and model_type(annotation) is not None:
             self.model = ParamModel(annotation, _SOURCE_NAMES[kind], info, self.required, self.default,
                                     self.default_factory, self.validate or (lambda value: value))
+
+
+#: core-schema types that never hold a float taken from JSON (containers are checked for their item schemas)
+_NO_FLOAT_SCHEMAS = frozenset((
+    "str", "int", "bool", "none", "literal", "enum", "date", "datetime", "time", "timedelta", "uuid", "url",
+    "multi-host-url", "bytes", "model", "model-fields", "model-field", "nullable", "default", "list", "set",
+    "frozenset", "tuple", "dict", "union", "tagged-union", "definitions", "definition-ref", "typed-dict",
+    "typed-dict-field", "dataclass", "dataclass-args", "dataclass-field", "lax-or-strict", "json-or-python",
+))
+_ITEM_KEYS = {"list": "items_schema", "set": "items_schema", "frozenset": "items_schema",
+              "tuple": "items_schema", "dict": "values_schema"}
+
+
+def _may_hold_float(schema: Any) -> bool:
+    """Whether a model's core schema can hold a float (or anything: ``Any``, an untyped container, allowed
+    extra fields). Read once per body parameter; unknown schema types count as yes."""
+    if isinstance(schema, dict):
+        kind = schema.get("type")
+        if isinstance(kind, str):
+            if kind not in _NO_FLOAT_SCHEMAS:
+                return True
+            key = _ITEM_KEYS.get(kind)
+            if key is not None and key not in schema:
+                return True
+            if kind == "model-fields" and schema.get("extra_behavior") == "allow" and "extras_schema" not in schema:
+                return True
+        config = schema.get("config")
+        if isinstance(config, dict) and config.get("extra_fields_behavior") == "allow":
+            return True
+        return any(_may_hold_float(v) for k, v in schema.items() if k not in ("metadata", "serialization"))
+    if isinstance(schema, (list, tuple)):
+        return any(_may_hold_float(v) for v in schema)
+    return False
 
 
 def _default(p: Param) -> Any:
@@ -917,23 +952,20 @@ def _json_body(request: Any) -> Any:
 
     As Starlette's ``json.loads`` would (orjson first, for speed): invalid JSON is a 422 ``json_invalid`` error
     whose ``body`` is the document's text; a body that cannot even be decoded (bad UTF-8, nesting too deep) a
-    400, as FastAPI answers.
+    400, as FastAPI answers. Unlike ``json.loads``, what JSON does not allow (``NaN``, a number overflowing to
+    infinity, a lone surrogate) is invalid too (``fastrapi.jsoncodec``): never a silently different value.
     """
     body = request._json
     if body is not _NO_JSON:
         return body
-    raw = request._body
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:
-            body = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
-                  "ctx": {"error": exc.msg}}], body=exc.doc) from None
-        except Exception as exc:
-            raise HTTPException(400, "There was an error parsing the body") from exc
+        body = loads_json(request._body)
+    except UndecodableJSON as exc:
+        raise HTTPException(400, "There was an error parsing the body") from exc
+    except InvalidJSON as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
+              "ctx": {"error": exc.msg}}], body=exc.doc) from None
     request._json = body
     return body
 

@@ -13,9 +13,8 @@ import abc
 import asyncio
 from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Mapping
 
-import orjson
-
 from .datastructures import URL, Address, FormData, Headers, QueryParams, State, parse_cookies
+from .jsoncodec import loads as loads_json
 
 
 class HTTPConnection(abc.ABC):
@@ -267,8 +266,10 @@ class Request:
         return body
 
     async def json(self) -> Any:
+        """The body parsed as JSON. ``fastrapi.jsoncodec.InvalidJSON`` (a ``json.JSONDecodeError``) when it is
+        not strict JSON; left unhandled, the client gets a 400."""
         if self._json is _UNSET:
-            self._json = orjson.loads(await self.body())
+            self._json = loads_json(await self.body())
         return self._json
 
     async def stream(self) -> AsyncIterator[bytes]:

@@ -25,6 +25,7 @@ from .dependencies import (Dependant, Plan, SolveContext, _reads_body, _reads_fo
                            solve_async, uses_function_scope)
 from .exceptions import FastAPIError, NoMatchFound, ResponseValidationError
 from .background import chain
+from .jsoncodec import ensure_finite
 from .requests import Request, made_from_scope
 from .responses import JSONResponse, RedirectResponse, Response, encoded_json_response, finalize_response
 
@@ -65,11 +66,23 @@ def _to_json(result: Any) -> bytes:
     """orjson for a handler's result; data orjson refuses (a dict with non-str keys...) goes through
     ``jsonable_encoder`` first, as FastAPI encodes it."""
     try:
-        return orjson.dumps(result, default=_json_default)
+        out = orjson.dumps(result, default=_json_default)
     except TypeError:
         from .encoders import jsonable_encoder
 
-        return orjson.dumps(jsonable_encoder(result), option=orjson.OPT_NON_STR_KEYS)
+        result = jsonable_encoder(result)
+        out = orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
+    if b"null" in out:  # orjson writes inf/NaN as null: refuse them (only outputs with a null are checked)
+        ensure_finite(result, _json_default)
+    return out
+
+
+def _model_json(model: BaseModel) -> bytes:
+    """A model returned without a response model, by alias; inf/NaN refused (pydantic writes them as null)."""
+    out = model.__pydantic_serializer__.to_json(model, by_alias=True)
+    if b"null" in out:
+        ensure_finite(model)
+    return out
 
 
 def _json_default(obj: Any) -> Any:
@@ -555,9 +568,12 @@ class APIRoute(BaseRoute):
                 result = stop.value
                 if plain and type(result) is dict:
                     try:
-                        return dumps(result, default=_json_default)
+                        out = dumps(result, default=_json_default)
                     except TypeError:
                         return _to_json(result)
+                    if b"null" in out:  # (see _to_json)
+                        ensure_finite(result, _json_default)
+                    return out
                 return serialize(result)
             coro.close()
             raise RuntimeError(f"{endpoint.__qualname__} suspended although its code has no await")
@@ -610,14 +626,17 @@ class APIRoute(BaseRoute):
                 def serialize(result: Any) -> Any:
                     if type(result) is dict:
                         try:
-                            return dumps(result, default=_json_default)
+                            out = dumps(result, default=_json_default)
                         except TypeError:
                             return _to_json(result)
+                        if b"null" in out:  # (see _to_json)
+                            ensure_finite(result, _json_default)
+                        return out
                     if isinstance(result, Response):
                         result.from_handler = True
                         return result
                     if isinstance(result, BaseModel):
-                        return result.__pydantic_serializer__.to_json(result, by_alias=True)
+                        return _model_json(result)
                     return _to_json(result)
             elif custom is None:
                 def serialize(result: Any) -> Any:
@@ -625,7 +644,7 @@ class APIRoute(BaseRoute):
                         result.from_handler = True
                         return result
                     if isinstance(result, BaseModel):
-                        return encoded_json_response(result.__pydantic_serializer__.to_json(result, by_alias=True), status)
+                        return encoded_json_response(_model_json(result), status)
                     return encoded_json_response(_to_json(result), status)
             else:
                 def serialize(result: Any) -> Any:
@@ -653,7 +672,10 @@ class APIRoute(BaseRoute):
                     value = validate(result, from_attributes=True)
                 except Exception as exc:
                     raise invalid(exc) from None
-                return to_json(value, by_alias=True)
+                out = to_json(value, by_alias=True)
+                if b"null" in out:  # pydantic writes inf/NaN as null too
+                    ensure_finite(adapter.serializer.to_python(value, by_alias=True))
+                return out
 
             return serialize
 
@@ -662,6 +684,8 @@ class APIRoute(BaseRoute):
 
             def finish(value: Any) -> Any:
                 body = dump_json(value)
+                if b"null" in body:  # (inf/NaN written as null)
+                    ensure_finite(adapter.serializer.to_python(value, **options))
                 return body if status == 200 else encoded_json_response(body, status)
         else:
             dump_python = functools.partial(adapter.serializer.to_python, mode="json", **options)

@@ -12,6 +12,8 @@ import orjson
 from .datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from .exceptions import WebSocketDisconnect, WebSocketException
 from .requests import HTTPConnection
+from .jsoncodec import InvalidJSON, ensure_finite
+from .jsoncodec import loads as loads_json
 from .ws.codes import State as WebSocketState  # (1 connected, 3 disconnected: the docs' ints)
 
 __all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "WebSocketException"]
@@ -112,7 +114,8 @@ class WebSocket:
         raise TypeError("Expected a binary message from the WebSocket, got a text message")
 
     async def receive_json(self, mode: str = "text") -> Any:
-        """The next text message parsed as JSON. ValueError when it is not valid JSON."""
+        """The next text message parsed as JSON. ValueError when it is not valid JSON (NaN, numbers overflowing
+        to infinity and lone surrogates included)."""
         message = await self._conn.receive()
         if mode == "binary":
             if type(message) is not bytes:
@@ -120,8 +123,8 @@ class WebSocket:
         elif type(message) is not str:
             raise TypeError("Expected a text message from the WebSocket, got a binary message")
         try:
-            return orjson.loads(message)
-        except orjson.JSONDecodeError as exc:
+            return loads_json(message)
+        except InvalidJSON as exc:
             raise ValueError(f"WebSocket message is not valid JSON: {exc}") from None
 
     async def receive(self) -> dict[str, Any]:
@@ -172,8 +175,11 @@ class WebSocket:
             await conn.drain()
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
-        """Serialize ``data`` to JSON (orjson, compact) and send it as a text message."""
+        """Serialize ``data`` to JSON (orjson, compact) and send it as a text message. ``ValueError`` for
+        inf/NaN, which JSON cannot hold."""
         encoded = orjson.dumps(data, default=_json_default)
+        if b"null" in encoded:  # inf/NaN (written as null by orjson) raise ValueError
+            ensure_finite(data, _json_default)
         conn = self._conn
         if conn.write_bytes(encoded) if mode == "binary" else conn.write_utf8(encoded):
             await conn.drain()
