@@ -14,6 +14,7 @@ from .exceptions import WebSocketDisconnect, WebSocketException
 from .requests import HTTPConnection
 from .jsoncodec import InvalidJSON, ensure_finite
 from .jsoncodec import loads as loads_json
+from .requests import connection_scheme
 from .ws.codes import State as WebSocketState  # (1 connected, 3 disconnected: the docs' ints)
 
 __all__ = ["WebSocket", "WebSocketState", "WebSocketDisconnect", "WebSocketException"]
@@ -37,11 +38,12 @@ class WebSocket:
         query: bytes,
         path_params: dict[str, Any] | None = None,
         app: Any = None,
-        scheme: str = "ws",
+        scheme: str | None = None,
     ) -> None:
         self._conn = conn
         self._path = path
         self._query = query
+        #: ``ws``/``wss``; None: from the connection (TLS, or what a trusted proxy forwarded), when a URL is built
         self._scheme = scheme
         self.path_params: dict[str, Any] = path_params if path_params is not None else {}
         self._headers_obj: Headers | None = None
@@ -218,14 +220,23 @@ class WebSocket:
     # ------------------------------------------------------------------ request details
     @property
     def url(self) -> URL:
+        """``ws://`` or ``wss://`` (over TLS, or behind a TLS proxy with ``proxy_headers``), host, path, query."""
         host = self.headers.get("host", "")
-        return URL(self._scheme, host, self._path, self._query.decode("latin-1"))
+        return URL(self._url_scheme(), host, self._path, self._query.decode("latin-1"))
 
     @property
     def base_url(self) -> URL:
         """Scheme, host and the app's ``root_path`` (ending in ``/``): what ``url_for`` builds on."""
         root = getattr(self.app, "root_path", "") or ""
-        return URL(self._scheme, self.headers.get("host", ""), root if root.endswith("/") else root + "/")
+        return URL(self._url_scheme(), self.headers.get("host", ""), root if root.endswith("/") else root + "/")
+
+    def _peer(self) -> Any:
+        """The connection's transport, or what stands for it behind a trusted proxy (``server.proxy``)."""
+        conn = self._conn
+        return getattr(conn, "peer", None) or conn.transport
+
+    def _url_scheme(self) -> str:
+        return self._scheme or connection_scheme(self._peer(), websocket=True)
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         """The absolute URL of the route ``name``: ``ws://`` for a WebSocket route, ``http://`` for an HTTP one."""
@@ -253,7 +264,7 @@ class WebSocket:
 
     @property
     def client(self) -> Address | None:
-        peer = self._conn.transport.get_extra_info("peername")
+        peer = self._peer().get_extra_info("peername")
         if isinstance(peer, (tuple, list)) and len(peer) >= 2:
             return Address(str(peer[0]), int(peer[1]))
         return None
