@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from .server import Server
 
-__all__ = ["listen", "bind_socket", "remove_uds"]
+__all__ = ["listen", "bind_socket", "from_fd", "remove_uds"]
 
 #: permissions of a Unix socket file the server creates (as uvicorn's: any local user may connect)
 UDS_MODE = 0o666
@@ -25,10 +25,7 @@ async def listen(loop: asyncio.AbstractEventLoop, factory: Callable[[], asyncio.
     ssl = server.ssl
     sock = server.sock
     if sock is None and config.fd is not None:
-        sock = socket.socket(fileno=config.fd)
-        sock.setblocking(False)
-        with contextlib.suppress(OSError):
-            sock.listen(config.backlog)  # (a socket passed by systemd listens already; this only sets backlog)
+        sock = from_fd(config.fd, config.backlog)
     if sock is not None:
         if sock.family == socket.AF_UNIX:
             return await loop.create_unix_server(factory, sock=sock, ssl=ssl, backlog=config.backlog)
@@ -48,9 +45,7 @@ def bind_socket(host: str, port: int, *, uds: str | None = None, fd: int | None 
                 backlog: int = 2048) -> socket.socket:
     """One listening socket, bound before the worker processes start (they all accept on it)."""
     if fd is not None:
-        sock = socket.socket(fileno=fd)
-        with contextlib.suppress(OSError):
-            sock.listen(backlog)
+        return from_fd(fd, backlog)
     elif uds:
         remove_uds(uds)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -64,6 +59,18 @@ def bind_socket(host: str, port: int, *, uds: str | None = None, fd: int | None 
     else:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.create_server((host, port), family=family, backlog=backlog)
+    sock.setblocking(False)
+    return sock
+
+
+def from_fd(fd: int, backlog: int) -> socket.socket:
+    """A listening socket on a duplicate of the inherited ``fd`` (the caller's descriptor stays its own)."""
+    sock = socket.socket(fileno=os.dup(fd))  # (family and type read from the descriptor)
+    if sock.type != socket.SOCK_STREAM:
+        sock.close()
+        raise OSError(f"file descriptor {fd} is not a stream socket")
+    with contextlib.suppress(OSError):
+        sock.listen(backlog)  # (a socket passed by systemd listens already: this only sets the backlog)
     sock.setblocking(False)
     return sock
 
