@@ -88,7 +88,8 @@ class Param:
     """One handler argument: where it comes from, under which name, and how it is validated."""
 
     __slots__ = ("name", "kind", "key", "default", "default_factory", "no_default", "required", "validate",
-                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info", "validate_json", "model")
+                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info", "validate_json", "model",
+                 "finite_plan")
 
     def __init__(self, name: str, kind: int, annotation: Any, default: Any, info: Any = None) -> None:
         self.name = name
@@ -122,12 +123,16 @@ class Param:
         #: a model body: validated straight from the JSON bytes by pydantic-core (no dict in between); on any
         #: error the ordinary path runs again to produce FastAPI's exact errors
         self.validate_json: Callable[[bytes], Any] | None = None
+        #: the float fields to check after ``validate_json`` (``_finite_plan``); None: nothing to check
+        self.finite_plan: list[tuple[str, Any]] | None = None
         if kind == BODY and not metadata and isinstance(annotation, type) and issubclass(annotation, BaseModel):
             core = annotation.__pydantic_validator__
-            # (pydantic-core accepts NaN, Infinity and numbers overflowing to inf: a model that may hold a
-            # float takes the ordinary path, where such JSON is refused)
-            if type(core).__name__ != "MockValSer" and not _may_hold_float(annotation.__pydantic_core_schema__):
+            # (pydantic-core takes NaN, Infinity and numbers overflowing to inf into float fields: a model whose
+            # float fields can be checked cheaply is checked after it, any other takes the ordinary path)
+            plan = _finite_plan(annotation)
+            if type(core).__name__ != "MockValSer" and plan is not None:
                 self.validate_json = core.validate_json
+                self.finite_plan = plan or None
         #: ``Annotated[Model, Query()]`` (or Header/Cookie): each field of the model is a parameter
         self.model: ParamModel | None = None
         if kind in (QUERY, HEADER, COOKIE) and info is not None and model_type(annotation) is not None:
@@ -135,37 +140,75 @@ class Param:
                                     self.default_factory, self.validate or (lambda value: value))
 
 
-#: core-schema types that never hold a float taken from JSON (containers are checked for their item schemas)
-_NO_FLOAT_SCHEMAS = frozenset((
-    "str", "int", "bool", "none", "literal", "enum", "date", "datetime", "time", "timedelta", "uuid", "url",
-    "multi-host-url", "bytes", "model", "model-fields", "model-field", "nullable", "default", "list", "set",
-    "frozenset", "tuple", "dict", "union", "tagged-union", "definitions", "definition-ref", "typed-dict",
-    "typed-dict-field", "dataclass", "dataclass-args", "dataclass-field", "lax-or-strict", "json-or-python",
-))
-_ITEM_KEYS = {"list": "items_schema", "set": "items_schema", "frozenset": "items_schema",
-              "tuple": "items_schema", "dict": "values_schema"}
+_PLAIN_TYPES = (str, int, bool, bytes, datetime.date, datetime.time, datetime.timedelta, uuid.UUID, enum.Enum)
+_SEQUENCES = (list, set, frozenset, tuple)
 
 
-def _may_hold_float(schema: Any) -> bool:
-    """Whether a model's core schema can hold a float (or anything: ``Any``, an untyped container, allowed
-    extra fields). Read once per body parameter; unknown schema types count as yes."""
-    if isinstance(schema, dict):
-        kind = schema.get("type")
-        if isinstance(kind, str):
-            if kind not in _NO_FLOAT_SCHEMAS:
-                return True
-            key = _ITEM_KEYS.get(kind)
-            if key is not None and key not in schema:
-                return True
-            if kind == "model-fields" and schema.get("extra_behavior") == "allow" and "extras_schema" not in schema:
-                return True
-        config = schema.get("config")
-        if isinstance(config, dict) and config.get("extra_fields_behavior") == "allow":
-            return True
-        return any(_may_hold_float(v) for k, v in schema.items() if k not in ("metadata", "serialization"))
-    if isinstance(schema, (list, tuple)):
-        return any(_may_hold_float(v) for v in schema)
+def _finite_plan(model: type[BaseModel], seen: tuple[type, ...] = ()) -> list[tuple[str, Any]] | None:
+    """How to tell cheaply that a model pydantic-core validated from JSON bytes holds no inf/NaN (it takes
+    ``NaN``, ``Infinity`` and ``1e999999`` into float fields): ``[(field, None)]`` for a float field,
+    ``[(field, plan)]`` for a nested model, ``[]`` when nothing can hold a float; None when there is no cheap
+    check (a ``list[float]``, ``Any``, extra fields...): that body then takes the ordinary path, which refuses
+    such JSON. Read once per body parameter."""
+    if model in seen or len(seen) > 8 or model.model_config.get("extra") == "allow":
+        return None
+    plan: list[tuple[str, Any]] = []
+    for name, field in model.model_fields.items():
+        kinds = [a for a in _union_args(field.annotation) if a is not type(None)]
+        if all(_plain(a) for a in kinds):
+            continue
+        if len(kinds) != 1:
+            return None
+        kind = kinds[0]
+        if kind is float:
+            plan.append((name, None))
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            sub = _finite_plan(kind, (*seen, model))
+            if sub is None:
+                return None
+            if sub:
+                plan.append((name, sub))
+        else:
+            return None
+    return plan
+
+
+def _union_args(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _plain(annotation: Any) -> bool:
+    """A type whose values never hold a float (str, int, datetime, enums, literals, sequences of these)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if isinstance(annotation, type):
+        return issubclass(annotation, _PLAIN_TYPES) and not issubclass(annotation, float)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return True
+    if origin in _SEQUENCES:
+        return all(a is Ellipsis or _plain(a) for a in typing.get_args(annotation))
+    if origin in (Union, types.UnionType):
+        return all(a is type(None) or _plain(a) for a in typing.get_args(annotation))
     return False
+
+
+def _finite(value: Any, plan: list[tuple[str, Any]]) -> bool:
+    """The float fields the plan names hold finite numbers (``x - x`` is 0.0 for those only)."""
+    for name, sub in plan:
+        v = getattr(value, name)
+        if v is None:
+            continue
+        if sub is None:
+            if v - v != 0.0:
+                return False
+        elif not _finite(v, sub):
+            return False
+    return True
 
 
 def _default(p: Param) -> Any:
@@ -891,10 +934,14 @@ def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[d
         validate_json = p.validate_json
         if validate_json is not None and request._body and request._json is _NO_JSON and _json_content(request):
             try:
-                kwargs[p.name] = validate_json(request._body)
-                return errors
+                value = validate_json(request._body)
             except ValueError:  # invalid data or JSON: the full path below reports it as FastAPI does
                 pass
+            else:
+                if p.finite_plan is None or _finite(value, p.finite_plan):
+                    kwargs[p.name] = value
+                    return errors
+                # inf/NaN in a float field: the full path refuses the JSON that made it
     body = _read_body(request)
     errors = errors or []
     if not plan.embed_body:

@@ -7,8 +7,12 @@ orjson does the work. Two gaps are closed here, both at no cost on the common pa
   rightly refused: ``NaN``/``Infinity`` literals, numbers that overflow to infinity (``1e999999``) and lone
   UTF-16 surrogates (``"\\ud800"``), none of which may become a silently different value.
 - **Out**: orjson writes a non-finite float (inf, NaN) as ``null``, silently. Such a float always shows as
-  ``null`` in the output, so the output is searched for ``null`` (a C substring search) and only then is the
-  value walked; a value holding inf/NaN raises ``ValueError`` as Starlette's ``allow_nan=False`` does.
+  ``null`` in the output, so the output is searched for ``null`` and only then is the value walked; a value
+  holding inf/NaN raises ``ValueError`` as Starlette's ``allow_nan=False`` does. The search is written
+  ``110 in out and out.partition(b"null")[1]``: a memchr for "n" (110), then a 4-byte search only when there
+  is one. On CPython 3.11 ``b"null" in out`` costs ~20x more (it tries the needle as an int first and
+  discards the TypeError) and ``out.find(b"null")`` ~8x more (argument parsing); measured in-process, the
+  check adds ~35 ns to a response without an "n" and ~170 ns to one with.
 """
 from __future__ import annotations
 
@@ -117,7 +121,7 @@ def ensure_finite(value: Any, default: Callable[[Any], Any] | None = None) -> No
 def dumps(value: Any, default: Callable[[Any], Any] | None = None, option: int | None = None) -> bytes:
     """``orjson.dumps`` that refuses inf/NaN (``ValueError``) instead of writing ``null``."""
     out = orjson.dumps(value, default=default, option=option)
-    if b"null" in out:
+    if 110 in out and out.partition(b"null")[1]:
         ensure_finite(value, default)
     return out
 

@@ -233,7 +233,7 @@ class JSONResponse(Response):
     def render(self, content: Any) -> bytes:
         """Compact JSON; ``ValueError`` for inf/NaN (Starlette's ``allow_nan=False``) rather than ``null``."""
         out = orjson.dumps(content, default=_json_default)
-        if b"null" in out:
+        if 110 in out and out.partition(b"null")[1]:
             ensure_finite(content, _json_default)
         return out
 

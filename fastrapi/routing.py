@@ -72,7 +72,9 @@ def _to_json(result: Any) -> bytes:
 
         result = jsonable_encoder(result)
         out = orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
-    if b"null" in out:  # orjson writes inf/NaN as null: refuse them (only outputs with a null are checked)
+    # orjson writes inf/NaN as null: outputs with a null are checked (110 is "n": memchr first, then the
+    # 4-byte search; both far cheaper than ``b"null" in out``, see fastrapi.jsoncodec)
+    if 110 in out and out.partition(b"null")[1]:
         ensure_finite(result, _json_default)
     return out
 
@@ -80,7 +82,7 @@ def _to_json(result: Any) -> bytes:
 def _model_json(model: BaseModel) -> bytes:
     """A model returned without a response model, by alias; inf/NaN refused (pydantic writes them as null)."""
     out = model.__pydantic_serializer__.to_json(model, by_alias=True)
-    if b"null" in out:
+    if 110 in out and out.partition(b"null")[1]:
         ensure_finite(model)
     return out
 
@@ -571,7 +573,7 @@ class APIRoute(BaseRoute):
                         out = dumps(result, default=_json_default)
                     except TypeError:
                         return _to_json(result)
-                    if b"null" in out:  # (see _to_json)
+                    if 110 in out and out.partition(b"null")[1]:  # (see _to_json)
                         ensure_finite(result, _json_default)
                     return out
                 return serialize(result)
@@ -629,7 +631,7 @@ class APIRoute(BaseRoute):
                             out = dumps(result, default=_json_default)
                         except TypeError:
                             return _to_json(result)
-                        if b"null" in out:  # (see _to_json)
+                        if 110 in out and out.partition(b"null")[1]:  # (see _to_json)
                             ensure_finite(result, _json_default)
                         return out
                     if isinstance(result, Response):
@@ -673,7 +675,7 @@ class APIRoute(BaseRoute):
                 except Exception as exc:
                     raise invalid(exc) from None
                 out = to_json(value, by_alias=True)
-                if b"null" in out:  # pydantic writes inf/NaN as null too
+                if 110 in out and out.partition(b"null")[1]:  # pydantic writes inf/NaN as null too
                     ensure_finite(adapter.serializer.to_python(value, by_alias=True))
                 return out
 
@@ -684,7 +686,7 @@ class APIRoute(BaseRoute):
 
             def finish(value: Any) -> Any:
                 body = dump_json(value)
-                if b"null" in body:  # (inf/NaN written as null)
+                if 110 in body and body.partition(b"null")[1]:  # (inf/NaN written as null)
                     ensure_finite(adapter.serializer.to_python(value, **options))
                 return body if status == 200 else encoded_json_response(body, status)
         else:

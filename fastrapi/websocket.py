@@ -180,7 +180,7 @@ class WebSocket:
         """Serialize ``data`` to JSON (orjson, compact) and send it as a text message. ``ValueError`` for
         inf/NaN, which JSON cannot hold."""
         encoded = orjson.dumps(data, default=_json_default)
-        if b"null" in encoded:  # inf/NaN (written as null by orjson) raise ValueError
+        if 110 in encoded and encoded.partition(b"null")[1]:  # inf/NaN (written as null by orjson) raise ValueError
             ensure_finite(data, _json_default)
         conn = self._conn
         if conn.write_bytes(encoded) if mode == "binary" else conn.write_utf8(encoded):

@@ -47,6 +47,18 @@ class Named(BaseModel):  # cannot hold a float: validated straight from the byte
     a: int
 
 
+class Money(BaseModel):
+    amount: float
+    note: str | None = None
+
+
+class Priced(BaseModel):  # float fields checked after pydantic-core validated it from the bytes
+    price: float
+    tax: float | None = None
+    money: Money | None = None
+    tags: list[str] = []
+
+
 @dataclasses.dataclass
 class Point:
     x: float
@@ -62,6 +74,10 @@ def make_app() -> FastrAPI:
     @app.post("/int-model")
     def int_model(item: Named):
         return {"a": item.a}
+
+    @app.post("/priced")
+    def priced(item: Priced):
+        return item
 
     @app.post("/dict")
     def plain_dict(body: dict):
@@ -180,6 +196,23 @@ def test_model_without_floats_refuses_too(srv, body):
     r = httpx.post(srv.url + "/int-model", content=body, headers=JSON)
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["type"] in ("json_invalid", "finite_number"), r.text
+
+
+@pytest.mark.parametrize("body", [
+    b'{"price": 1e999999}', b'{"price": NaN}', b'{"price": 1, "tax": -Infinity}',
+    b'{"price": 1, "money": {"amount": 1e400}}', b'{"price": 1, "money": {"amount": NaN, "note": "x"}}',
+])
+def test_model_with_float_fields_refuses(srv, body):
+    r = httpx.post(srv.url + "/priced", content=body, headers=JSON)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_model_with_float_fields_accepts_finite(srv):
+    body = b'{"price": 2.5, "tax": null, "money": {"amount": 1e308, "note": "n"}, "tags": ["a"]}'
+    r = httpx.post(srv.url + "/priced", content=body, headers=JSON)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"price": 2.5, "tax": None, "money": {"amount": 1e308, "note": "n"}, "tags": ["a"]}
 
 
 def test_valid_json_still_accepted(srv):

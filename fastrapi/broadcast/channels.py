@@ -294,7 +294,7 @@ class Broadcast:
             from ..encoders import jsonable_encoder
 
             kind, data = _TEXT, orjson.dumps(message, default=jsonable_encoder)
-            if b"null" in data:  # inf/NaN: ValueError, not null
+            if 110 in data and data.partition(b"null")[1]:  # inf/NaN: ValueError, not null
                 ensure_finite(message, jsonable_encoder)
         skip = 0
         if exclude is not None:
