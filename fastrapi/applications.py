@@ -29,6 +29,7 @@ from .openapi.serving import OpenAPIMixin
 from .routing import F, APIRoute, BaseRoute, RouteDecorators, Router, WebSocketRoute, build_route, generate_unique_id
 from .websocket import WebSocket
 from .ws.codes import CloseCode, State as WSState
+from .ws.handshake import OriginPolicy
 
 logger = logging.getLogger("fastrapi.error")
 
@@ -130,6 +131,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         catch_panics: bool = False,
         sync_to_threadpool: bool = True,
         telemetry: Any = None,
+        websocket_origins: Sequence[str] | None = None,
         **extra: Any,
     ) -> None:
         if openapi_prefix:
@@ -182,6 +184,7 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
         self.debug = debug
         self.extra = extra
         self.router = Router(redirect_slashes=redirect_slashes, root_path=root_path)
+        self.websocket_origins = websocket_origins
         # route options every route of the app starts from (FastAPI keeps them on ``app.router``)
         self.default_response_class = default_response_class
         self.responses: dict[int | str, dict[str, Any]] = dict(responses or {})
@@ -329,6 +332,18 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     @property
     def routes(self) -> list[Any]:
         return self.router.routes
+
+    @property
+    def websocket_origins(self) -> OriginPolicy | None:
+        """The Origins WebSocket handshakes are accepted from (``["https://example.com", "https://*.example.com"]``;
+        None: any). A browser's handshake from another Origin gets 403 before any handler runs."""
+        return self._websocket_origins
+
+    @websocket_origins.setter
+    def websocket_origins(self, origins: Sequence[str] | OriginPolicy | None) -> None:
+        if origins is not None and not isinstance(origins, OriginPolicy):
+            origins = OriginPolicy(origins)  # type: ignore[arg-type]
+        self._websocket_origins = origins
 
     @property
     def root_path(self) -> str:
@@ -524,6 +539,11 @@ class FastrAPI(RouteDecorators, OpenAPIMixin):
     # ------------------------------------------------------------------ WebSocket handler runs
     async def run_websocket(self, route: WebSocketRoute, conn: Any, path: str, query: bytes, params: dict[str, Any]) -> None:
         """Run one WebSocket handler to its end and close (or refuse) the connection accordingly."""
+        origins = self._websocket_origins
+        if origins is not None and not origins.allows(conn.request_headers):
+            logger.info("WebSocket %s refused: Origin not in websocket_origins", path)
+            conn.reject(403)  # cross-site WebSocket hijacking: refused before any handler or middleware
+            return
         hook = self._websocket_middleware
         if hook is not None and await hook(route, conn, path, query, params):
             return  # answered by the middleware (refused, or run through the ASGI middleware stack)
