@@ -323,3 +323,16 @@ def test_chromium_https_page_and_wss(tls_server):
             assert page.text_content("#out") == f"hello over wss | wss://127.0.0.1:{tls_server.port}/ws"
         finally:
             browser.close()
+
+
+def test_https_redirect_middleware_passes_tls_requests(pki, serve):
+    from fastrapi.middleware.httpsredirect import HTTPSRedirectMiddleware
+
+    app = make_app()
+    app.add_middleware(HTTPSRedirectMiddleware)
+    srv = serve(app, ssl_certfile=str(pki.cert), ssl_keyfile=str(pki.key))
+    r = httpx.get(srv.url + "/", verify=pki.client_context(), timeout=5, follow_redirects=False)
+    assert r.status_code == 200 and r.json() == {"hello": "tls"}
+    plain = serve(app)
+    r = httpx.get(plain.url + "/", timeout=5, follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == f"https://127.0.0.1:{plain.port}/"
