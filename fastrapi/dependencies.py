@@ -21,7 +21,7 @@ import uuid
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Any, Callable, Union
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Json, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from .background import BackgroundTasks
@@ -120,6 +120,8 @@ class Param:
         metadata = list(getattr(info, "metadata", ()) or ())
         self.validate = _validator(annotation if not metadata else
                                    typing.Annotated[(Any if annotation is _EMPTY else annotation), *metadata])
+        if self.validate is not None and _mentions_json(annotation):
+            self.validate = _strict_json(self.validate)
         #: a model body: validated straight from the JSON bytes by pydantic-core (no dict in between); on any
         #: error the ordinary path runs again to produce FastAPI's exact errors
         self.validate_json: Callable[[bytes], Any] | None = None
@@ -230,6 +232,30 @@ def _is_sequence(annotation: Any) -> bool:
     if origin is typing.Annotated:
         return _is_sequence(typing.get_args(annotation)[0])
     return origin in (list, set, tuple, frozenset) or annotation in (list, set, tuple, frozenset)
+
+
+def _mentions_json(annotation: Any) -> bool:
+    """``Json`` / ``Json[X]`` (pydantic's JSON-in-a-string type) is in the annotation."""
+    if annotation is Json:
+        return True
+    return any(_mentions_json(a) for a in typing.get_args(annotation)) or any(
+        m is Json or isinstance(m, Json) for m in getattr(annotation, "__metadata__", ()))
+
+
+def _strict_json(validate: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A ``Json`` parameter (a form field or query value holding JSON): pydantic-core takes ``NaN``,
+    ``Infinity`` and ``1e999999`` there; refuse them first, with pydantic's ``json_invalid`` error."""
+
+    def checked(value: Any) -> Any:
+        if isinstance(value, (str, bytes, bytearray)):
+            try:
+                loads_json(value)
+            except InvalidJSON as exc:
+                raise ValidationError.from_exception_data(
+                    "json", [{"type": "json_invalid", "loc": (), "input": value, "ctx": {"error": exc.msg}}]) from None
+        return validate(value)
+
+    return checked
 
 
 def _validator(annotation: Any) -> Callable[[Any], Any] | None:

@@ -16,9 +16,9 @@ import time
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Json
 
-from fastrapi import FastrAPI, Request, WebSocket
+from fastrapi import FastrAPI, Form, Query, Request, WebSocket
 from fastrapi.jsoncodec import InvalidJSON, UndecodableJSON, dumps, ensure_finite, loads
 from fastrapi.responses import JSONResponse
 
@@ -78,6 +78,10 @@ def make_app() -> FastrAPI:
     @app.post("/priced")
     def priced(item: Priced):
         return item
+
+    @app.post("/form-json")
+    def form_json(data: Json[dict] = Form(), q: Json[dict] | None = Query(None)):
+        return {"data": data, "q": q}
 
     @app.post("/dict")
     def plain_dict(body: dict):
@@ -213,6 +217,19 @@ def test_model_with_float_fields_accepts_finite(srv):
     r = httpx.post(srv.url + "/priced", content=body, headers=JSON)
     assert r.status_code == 200, r.text
     assert r.json() == {"price": 2.5, "tax": None, "money": {"amount": 1e308, "note": "n"}, "tags": ["a"]}
+
+
+@pytest.mark.parametrize("value", ['{"a": NaN}', '{"a": 1e999999}', '{"a": "\\ud800"}', '{"a": -Infinity}'])
+def test_form_and_query_json_fields(srv, value):
+    r = httpx.post(srv.url + "/form-json", data={"data": value})
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["detail"]
+    assert error["type"] == "json_invalid" and error["loc"] == ["body", "data"], error
+    r = httpx.post(srv.url + "/form-json", data={"data": "{}"}, params={"q": value})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"] == ["query", "q"]
+    r = httpx.post(srv.url + "/form-json", data={"data": '{"a": 1.5}'}, params={"q": '{"b": [1]}'})
+    assert r.status_code == 200 and r.json() == {"data": {"a": 1.5}, "q": {"b": [1]}}
 
 
 def test_valid_json_still_accepted(srv):
