@@ -9,12 +9,13 @@ import warnings
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
+import orjson
+
 from .asgi import ASGIAdapter, server_errors
 from .requests import ClientDisconnect
 from .datastructures import Default, DefaultPlaceholder, State, URLPath
 from .encoders import jsonable_encoder
 from .jsoncodec import InvalidJSON
-from .jsoncodec import dumps as dumps_json
 from .dependencies import SolveContext, solve, solve_async
 from .exceptions import (
     HTTPException,
@@ -68,7 +69,8 @@ def _header_option(option: str, value: str | None, *, name: bool) -> str | None:
 
 
 def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
-    return encoded_json_response(dumps_json(content, default=str), status, headers)
+    # (not the strict encoder: the answer to an error must not fail itself; a NaN in an error's detail is null)
+    return encoded_json_response(orjson.dumps(content, default=str), status, headers)
 
 
 class FastrAPI(RouteDecorators, OpenAPIMixin):

@@ -219,6 +219,7 @@ def test_parsing_units():
     trusted = TrustedProxies("127.0.0.1, 10.0.0.0/8, ::1")
     assert "10.20.30.40" in trusted and "::1" in trusted and "11.0.0.1" not in trusted and "junk" not in trusted
     assert TrustedProxies("*").trusts_peer(("8.8.8.8", 1))
+    assert "::ffff:127.0.0.1" in TrustedProxies("127.0.0.1") and "::ffff:10.1.1.1" in trusted
     assert TrustedProxies("127.0.0.1").trusts_peer("")  # a Unix socket peer
     with pytest.raises(ValueError):
         TrustedProxies("localhost")

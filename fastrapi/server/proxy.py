@@ -53,13 +53,14 @@ class TrustedProxies:
         """Whether the address ``host`` (a string) is a trusted proxy."""
         if self.any or host in self.hosts:
             return True
-        if not self.networks:
-            return False
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
             return False
-        return any(address in net for net in self.networks)
+        mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1 on a dual-stack socket
+        if mapped is not None and str(mapped) in self.hosts:
+            return True
+        return any(address in net or (mapped is not None and mapped in net) for net in self.networks)
 
     def trusts_peer(self, peer: Any) -> bool:
         """The decision for one connection, from its ``peername``."""
