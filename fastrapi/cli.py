@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--uds", default=None, metavar="PATH", help="listen on this Unix domain socket instead")
         cmd.add_argument("--fd", type=int, default=None,
                          help="listen on this inherited socket file descriptor instead (systemd, a process manager)")
-        cmd.add_argument("--ssl-certfile", default=None, metavar="FILE", help="TLS certificate chain (PEM): serve https/wss")
+        cmd.add_argument("--ssl-certfile", default=None, metavar="FILE",
+                         help="TLS certificate chain (PEM): serve https/wss")
         cmd.add_argument("--ssl-keyfile", default=None, metavar="FILE", help="TLS private key (PEM)")
         cmd.add_argument("--ssl-keyfile-password", default=None, metavar="PASSWORD", help="password of the private key")
         cmd.add_argument("--ssl-ca-certs", default=None, metavar="FILE", help="CA certificates to verify clients with")
