@@ -15,6 +15,7 @@ from .asgi import ASGIAdapter, server_errors
 from .requests import ClientDisconnect
 from .datastructures import Default, DefaultPlaceholder, State, URLPath
 from .encoders import jsonable_encoder
+from .jsoncodec import InvalidJSON
 from .dependencies import SolveContext, solve, solve_async
 from .exceptions import (
     HTTPException,
@@ -31,6 +32,7 @@ from .asyncapi.serving import AsyncAPIMixin
 from .routing import F, APIRoute, BaseRoute, RouteDecorators, Router, WebSocketRoute, build_route, generate_unique_id
 from .websocket import WebSocket
 from .ws.codes import CloseCode, State as WSState
+from .ws.handshake import OriginPolicy
 
 logger = logging.getLogger("fastrapi.error")
 
@@ -69,6 +71,7 @@ def _header_option(option: str, value: str | None, *, name: bool) -> str | None:
 
 
 def _json_response(status: int, content: Any, headers: Iterable[tuple[bytes, bytes]] = ()) -> Response:
+    # (not the strict encoder: the answer to an error must not fail itself; a NaN in an error's detail is null)
     return encoded_json_response(orjson.dumps(content, default=str), status, headers)
 
 
@@ -139,6 +142,7 @@ class FastrAPI(RouteDecorators, AsyncAPIMixin, OpenAPIMixin):
         asyncapi_js_url: str = ASYNCAPI_JS_URL,
         asyncapi_css_url: str = ASYNCAPI_CSS_URL,
         asyncapi_config: dict[str, Any] | None = None,
+        websocket_origins: Sequence[str] | None = None,
         **extra: Any,
     ) -> None:
         if openapi_prefix:
@@ -191,6 +195,7 @@ class FastrAPI(RouteDecorators, AsyncAPIMixin, OpenAPIMixin):
         self.debug = debug
         self.extra = extra
         self.router = Router(redirect_slashes=redirect_slashes, root_path=root_path)
+        self.websocket_origins = websocket_origins
         # route options every route of the app starts from (FastAPI keeps them on ``app.router``)
         self.default_response_class = default_response_class
         self.responses: dict[int | str, dict[str, Any]] = dict(responses or {})
@@ -356,6 +361,18 @@ class FastrAPI(RouteDecorators, AsyncAPIMixin, OpenAPIMixin):
         return self.router.routes
 
     @property
+    def websocket_origins(self) -> OriginPolicy | None:
+        """The Origins WebSocket handshakes are accepted from (``["https://example.com", "https://*.example.com"]``;
+        None: any). A browser's handshake from another Origin gets 403 before any handler runs."""
+        return self._websocket_origins
+
+    @websocket_origins.setter
+    def websocket_origins(self, origins: Sequence[str] | OriginPolicy | None) -> None:
+        if origins is not None and not isinstance(origins, OriginPolicy):
+            origins = OriginPolicy(origins)  # type: ignore[arg-type]
+        self._websocket_origins = origins
+
+    @property
     def root_path(self) -> str:
         """The path prefix the app is served under behind a proxy: in ``url_for`` URLs, and stripped from
         request paths that carry it (as Starlette)."""
@@ -475,6 +492,8 @@ class FastrAPI(RouteDecorators, AsyncAPIMixin, OpenAPIMixin):
             return _json_response(exc.status_code, {"detail": exc.detail}, headers)
         if isinstance(exc, RequestValidationError):  # errors keep raw ctx/input (Decimal, bytes): encoded as FastAPI does
             return _json_response(422, {"detail": jsonable_encoder(exc.errors())})
+        if isinstance(exc, InvalidJSON):  # ``await request.json()`` on a body that is not JSON: the client's fault
+            return _json_response(400, {"detail": "There was an error parsing the body"})
         if isinstance(exc, ResponseValidationError):
             logger.error("Response validation failed for %s %s: %s", request.method, request.path, exc.errors())
         else:
@@ -590,6 +609,11 @@ class FastrAPI(RouteDecorators, AsyncAPIMixin, OpenAPIMixin):
     # ------------------------------------------------------------------ WebSocket handler runs
     async def run_websocket(self, route: WebSocketRoute, conn: Any, path: str, query: bytes, params: dict[str, Any]) -> None:
         """Run one WebSocket handler to its end and close (or refuse) the connection accordingly."""
+        origins = self._websocket_origins
+        if origins is not None and not origins.allows(conn.request_headers):
+            logger.info("WebSocket %s refused: Origin not in websocket_origins", path)
+            conn.reject(403)  # cross-site WebSocket hijacking: refused before any handler or middleware
+            return
         hook = self._websocket_middleware
         if hook is not None and await hook(route, conn, path, query, params):
             return  # answered by the middleware (refused, or run through the ASGI middleware stack)

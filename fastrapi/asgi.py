@@ -87,6 +87,8 @@ class ScopePeer:
             return self.scope.get("client") or default
         if name == "sockname":
             return self.scope.get("server") or default
+        if name == "scheme":
+            return self.scope.get("scheme") or default
         return default
 
     def is_closing(self) -> bool:

@@ -1,6 +1,8 @@
 """The ``fastrapi`` command (also ``python -m fastrapi``): ``run`` and ``dev`` serve an application.
 
     fastrapi run main:app --host 127.0.0.1 --port 8000 --workers 4
+    fastrapi run main:app --ssl-certfile cert.pem --ssl-keyfile key.pem      # https / wss
+    fastrapi run main:app --uds /run/app.sock --proxy-headers --root-path /api   # behind nginx
     fastrapi dev main.py                   # --reload and debug logging
 
 The application is named as ``module:attribute`` (``main:app``, ``pkg.api:app``), ``module`` alone (its ``app`` or
@@ -170,6 +172,23 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
                          help="log one line per response to the fastrapi.access logger (default: on)")
         cmd.add_argument("--root-path", default=None, help="the path prefix the app is mounted under (a proxy's)")
+        cmd.add_argument("--uds", default=None, metavar="PATH", help="listen on this Unix domain socket instead")
+        cmd.add_argument("--fd", type=int, default=None,
+                         help="listen on this inherited socket file descriptor instead (systemd, a process manager)")
+        cmd.add_argument("--ssl-certfile", default=None, metavar="FILE",
+                         help="TLS certificate chain (PEM): serve https/wss")
+        cmd.add_argument("--ssl-keyfile", default=None, metavar="FILE", help="TLS private key (PEM)")
+        cmd.add_argument("--ssl-keyfile-password", default=None, metavar="PASSWORD", help="password of the private key")
+        cmd.add_argument("--ssl-ca-certs", default=None, metavar="FILE", help="CA certificates to verify clients with")
+        cmd.add_argument("--ssl-cert-reqs", type=int, default=None, choices=[0, 1, 2],
+                         help="client certificates: 0 none (default), 1 optional, 2 required")
+        cmd.add_argument("--ssl-ciphers", default=None, help="OpenSSL cipher string (default: Python's)")
+        cmd.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=False,
+                         help="trust X-Forwarded-For/-Proto/-Host and Forwarded from --forwarded-allow-ips "
+                              "(default: off)")
+        cmd.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                         help="comma-separated addresses/networks of trusted proxies, '*' for all "
+                              "(default: $FORWARDED_ALLOW_IPS or 127.0.0.1)")
         cmd.add_argument("--factory", action="store_true", help="the attribute is a function returning the app")
         cmd.add_argument("--app-dir", default=".", help="directory to import the app from (default: .)")
         cmd.add_argument("--graceful-timeout", type=float, default=None,
@@ -201,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1:
         logger.error("--workers must be 1 or more")
         return 2
-    if args.workers > 1 and args.port == 0 and not args.reload:
+    if args.workers > 1 and args.port == 0 and not args.reload and not (args.uds or args.fd is not None):
         logger.error("--port 0 cannot be used with --workers > 1: each worker would listen on a different "
                      "random port; choose a port")
         return 2
@@ -211,7 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("keep_alive_timeout", "header_timeout", "body_timeout", "limit_concurrency", "limit_max_requests"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-
+    for name in ("uds", "fd", "ssl_certfile", "ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs", "ssl_cert_reqs",
+                 "ssl_ciphers"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    if args.proxy_headers:
+        options["proxy_headers"] = True
+        options["forwarded_allow_ips"] = args.forwarded_allow_ips or os.environ.get("FORWARDED_ALLOW_IPS",
+                                                                                    "127.0.0.1")
+    if args.root_path:
+        options["root_path"] = args.root_path
     if args.reload and not is_reload_child():
         # The reloader does not import the app: its child (this same command) does, each time it starts.
         if args.workers > 1:
@@ -235,8 +263,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         logger.exception("Error loading app: the module raised while being imported")
         return 1
-    if args.root_path is not None:
-        app.root_path = args.root_path
     workers = 1 if args.reload else args.workers
     if workers == 1:
         logger.info("Started server process [%d]", os.getpid())
@@ -244,6 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         serve_app(app, args.host, args.port, workers=workers, **options)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
+    except (OSError, ValueError) as exc:  # bad TLS files or options: one line, not a traceback
+        logger.error("Cannot start the server: %s", exc)
+        return 1
     return 0
 
 

@@ -14,7 +14,6 @@ import decimal
 import enum
 import functools
 import inspect
-import json
 import os
 import types
 import typing
@@ -22,8 +21,7 @@ import uuid
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Any, Callable, Union
 
-import orjson
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, Json, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from .background import BackgroundTasks
@@ -33,6 +31,8 @@ from .requests import _UNSET as _NO_JSON
 from .requests import ClientDisconnect
 from .responses import Response
 from .exceptions import DependencyScopeError, HTTPException, RequestValidationError
+from .jsoncodec import InvalidJSON, UndecodableJSON
+from .jsoncodec import loads as loads_json
 from .params import Depends as DependsInfo
 from .params import Param as ParamInfo
 from .param_models import ParamModel, model_type
@@ -88,7 +88,8 @@ class Param:
     """One handler argument: where it comes from, under which name, and how it is validated."""
 
     __slots__ = ("name", "kind", "key", "default", "default_factory", "no_default", "required", "validate",
-                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info", "validate_json", "model")
+                 "annotation", "is_list", "embed", "form_model", "wants_bytes", "info", "validate_json", "model",
+                 "finite_plan")
 
     def __init__(self, name: str, kind: int, annotation: Any, default: Any, info: Any = None) -> None:
         self.name = name
@@ -119,18 +120,97 @@ class Param:
         metadata = list(getattr(info, "metadata", ()) or ())
         self.validate = _validator(annotation if not metadata else
                                    typing.Annotated[(Any if annotation is _EMPTY else annotation), *metadata])
+        if self.validate is not None and _mentions_json(annotation):
+            self.validate = _strict_json(self.validate)
         #: a model body: validated straight from the JSON bytes by pydantic-core (no dict in between); on any
         #: error the ordinary path runs again to produce FastAPI's exact errors
         self.validate_json: Callable[[bytes], Any] | None = None
+        #: the float fields to check after ``validate_json`` (``_finite_plan``); None: nothing to check
+        self.finite_plan: list[tuple[str, Any]] | None = None
         if kind == BODY and not metadata and isinstance(annotation, type) and issubclass(annotation, BaseModel):
             core = annotation.__pydantic_validator__
-            if type(core).__name__ != "MockValSer":
+            # (pydantic-core takes NaN, Infinity and numbers overflowing to inf into float fields: a model whose
+            # float fields can be checked cheaply is checked after it, any other takes the ordinary path)
+            plan = _finite_plan(annotation)
+            if type(core).__name__ != "MockValSer" and plan is not None:
                 self.validate_json = core.validate_json
+                self.finite_plan = plan or None
         #: ``Annotated[Model, Query()]`` (or Header/Cookie): each field of the model is a parameter
         self.model: ParamModel | None = None
         if kind in (QUERY, HEADER, COOKIE) and info is not None and model_type(annotation) is not None:
             self.model = ParamModel(annotation, _SOURCE_NAMES[kind], info, self.required, self.default,
                                     self.default_factory, self.validate or (lambda value: value))
+
+
+_PLAIN_TYPES = (str, int, bool, bytes, datetime.date, datetime.time, datetime.timedelta, uuid.UUID, enum.Enum)
+_SEQUENCES = (list, set, frozenset, tuple)
+
+
+def _finite_plan(model: type[BaseModel], seen: tuple[type, ...] = ()) -> list[tuple[str, Any]] | None:
+    """How to tell cheaply that a model pydantic-core validated from JSON bytes holds no inf/NaN (it takes
+    ``NaN``, ``Infinity`` and ``1e999999`` into float fields): ``[(field, None)]`` for a float field,
+    ``[(field, plan)]`` for a nested model, ``[]`` when nothing can hold a float; None when there is no cheap
+    check (a ``list[float]``, ``Any``, extra fields...): that body then takes the ordinary path, which refuses
+    such JSON. Read once per body parameter."""
+    if model in seen or len(seen) > 8 or model.model_config.get("extra") == "allow":
+        return None
+    plan: list[tuple[str, Any]] = []
+    for name, field in model.model_fields.items():
+        kinds = [a for a in _union_args(field.annotation) if a is not type(None)]
+        if all(_plain(a) for a in kinds):
+            continue
+        if len(kinds) != 1:
+            return None
+        kind = kinds[0]
+        if kind is float:
+            plan.append((name, None))
+        elif isinstance(kind, type) and issubclass(kind, BaseModel):
+            sub = _finite_plan(kind, (*seen, model))
+            if sub is None:
+                return None
+            if sub:
+                plan.append((name, sub))
+        else:
+            return None
+    return plan
+
+
+def _union_args(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        return typing.get_args(annotation)
+    return (annotation,)
+
+
+def _plain(annotation: Any) -> bool:
+    """A type whose values never hold a float (str, int, datetime, enums, literals, sequences of these)."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if isinstance(annotation, type):
+        return issubclass(annotation, _PLAIN_TYPES) and not issubclass(annotation, float)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return True
+    if origin in _SEQUENCES:
+        return all(a is Ellipsis or _plain(a) for a in typing.get_args(annotation))
+    if origin in (Union, types.UnionType):
+        return all(a is type(None) or _plain(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _finite(value: Any, plan: list[tuple[str, Any]]) -> bool:
+    """The float fields the plan names hold finite numbers (``x - x`` is 0.0 for those only)."""
+    for name, sub in plan:
+        v = getattr(value, name)
+        if v is None:
+            continue
+        if sub is None:
+            if v - v != 0.0:
+                return False
+        elif not _finite(v, sub):
+            return False
+    return True
 
 
 def _default(p: Param) -> Any:
@@ -152,6 +232,30 @@ def _is_sequence(annotation: Any) -> bool:
     if origin is typing.Annotated:
         return _is_sequence(typing.get_args(annotation)[0])
     return origin in (list, set, tuple, frozenset) or annotation in (list, set, tuple, frozenset)
+
+
+def _mentions_json(annotation: Any) -> bool:
+    """``Json`` / ``Json[X]`` (pydantic's JSON-in-a-string type) is in the annotation."""
+    if annotation is Json:
+        return True
+    return any(_mentions_json(a) for a in typing.get_args(annotation)) or any(
+        m is Json or isinstance(m, Json) for m in getattr(annotation, "__metadata__", ()))
+
+
+def _strict_json(validate: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A ``Json`` parameter (a form field or query value holding JSON): pydantic-core takes ``NaN``,
+    ``Infinity`` and ``1e999999`` there; refuse them first, with pydantic's ``json_invalid`` error."""
+
+    def checked(value: Any) -> Any:
+        if isinstance(value, (str, bytes, bytearray)):
+            try:
+                loads_json(value)
+            except InvalidJSON as exc:
+                raise ValidationError.from_exception_data(
+                    "json", [{"type": "json_invalid", "loc": (), "input": value, "ctx": {"error": exc.msg}}]) from None
+        return validate(value)
+
+    return checked
 
 
 def _validator(annotation: Any) -> Callable[[Any], Any] | None:
@@ -856,10 +960,14 @@ def _solve_body(plan: Plan, request: Any, kwargs: dict[str, Any], errors: list[d
         validate_json = p.validate_json
         if validate_json is not None and request._body and request._json is _NO_JSON and _json_content(request):
             try:
-                kwargs[p.name] = validate_json(request._body)
-                return errors
+                value = validate_json(request._body)
             except ValueError:  # invalid data or JSON: the full path below reports it as FastAPI does
                 pass
+            else:
+                if p.finite_plan is None or _finite(value, p.finite_plan):
+                    kwargs[p.name] = value
+                    return errors
+                # inf/NaN in a float field: the full path refuses the JSON that made it
     body = _read_body(request)
     errors = errors or []
     if not plan.embed_body:
@@ -917,23 +1025,20 @@ def _json_body(request: Any) -> Any:
 
     As Starlette's ``json.loads`` would (orjson first, for speed): invalid JSON is a 422 ``json_invalid`` error
     whose ``body`` is the document's text; a body that cannot even be decoded (bad UTF-8, nesting too deep) a
-    400, as FastAPI answers.
+    400, as FastAPI answers. Unlike ``json.loads``, what JSON does not allow (``NaN``, a number overflowing to
+    infinity, a lone surrogate) is invalid too (``fastrapi.jsoncodec``): never a silently different value.
     """
     body = request._json
     if body is not _NO_JSON:
         return body
-    raw = request._body
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        try:
-            body = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
-                  "ctx": {"error": exc.msg}}], body=exc.doc) from None
-        except Exception as exc:
-            raise HTTPException(400, "There was an error parsing the body") from exc
+        body = loads_json(request._body)
+    except UndecodableJSON as exc:
+        raise HTTPException(400, "There was an error parsing the body") from exc
+    except InvalidJSON as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "input": {},
+              "ctx": {"error": exc.msg}}], body=exc.doc) from None
     request._json = body
     return body
 

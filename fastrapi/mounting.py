@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 from .datastructures import URL, URLPath
 from .exceptions import HTTPException, NoMatchFound
-from .requests import ClientDisconnect, Request
+from .requests import ClientDisconnect, Request, connection_scheme
 from .responses import Response, StreamingResponse, finalize_response
 from .routing import _PARAM_RE, _TO_STRING, BaseRoute, Router, compile_path
 from .ws.codes import State
@@ -318,13 +318,12 @@ def _address(transport: Any, key: str) -> tuple[str, int] | None:
 def _scope(request: Request, kind: str, full: str, root: str) -> dict[str, Any]:
     """The ASGI scope of ``request`` as seen under a mount at ``root`` (Starlette's child scope)."""
     transport = request._transport
-    secure = transport is not None and transport.get_extra_info("sslcontext") is not None
     return {
         "type": kind,
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": request.http_version,
         "method": request.method,
-        "scheme": "https" if secure else "http",
+        "scheme": connection_scheme(transport),
         "path": full,
         "raw_path": request.raw_path,
         "query_string": request.query_string,
@@ -340,14 +339,13 @@ def _scope(request: Request, kind: str, full: str, root: str) -> dict[str, Any]:
 def _ws_scope(conn: Any, full: str, root: str, query: bytes, params: dict[str, Any]) -> dict[str, Any]:
     from .ws.handshake import offered_subprotocols
 
-    transport = conn.transport
-    secure = transport.get_extra_info("sslcontext") is not None
+    transport = getattr(conn, "peer", None) or conn.transport  # (a proxy's forwarded client and scheme)
     raw_path = full.encode("utf-8")
     return {
         "type": "websocket",
         "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "1.1",
-        "scheme": "wss" if secure else "ws",
+        "scheme": connection_scheme(transport, websocket=True),
         "path": full,
         "raw_path": raw_path,
         "query_string": query,

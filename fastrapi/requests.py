@@ -13,9 +13,8 @@ import abc
 import asyncio
 from typing import Any, AsyncIterator, Awaitable, Callable, Generator, Mapping
 
-import orjson
-
 from .datastructures import URL, Address, FormData, Headers, QueryParams, State, parse_cookies
+from .jsoncodec import loads as loads_json
 
 
 class HTTPConnection(abc.ABC):
@@ -158,14 +157,15 @@ class Request:
         return scope
 
     def _url_scheme(self) -> str:
-        """``https`` on a TLS connection, the scope's scheme over ASGI, else ``http``."""
+        """``https`` on a TLS connection or behind a trusted TLS proxy (``proxy_headers``), the scope's scheme
+        over ASGI, else ``http``."""
         transport = self._transport
         if transport is None:
             return "http"
         origin = getattr(transport, "scope", None)
         if isinstance(origin, dict):
             return origin.get("scheme") or "http"
-        return "https" if transport.get_extra_info("sslcontext") is not None else "http"
+        return connection_scheme(transport)
 
     def _root_path(self) -> str:
         """The app's ``root_path`` (``FastAPI(root_path=...)``, ``fastrapi run --root-path``), else the one the
@@ -267,8 +267,10 @@ class Request:
         return body
 
     async def json(self) -> Any:
+        """The body parsed as JSON. ``fastrapi.jsoncodec.InvalidJSON`` (a ``json.JSONDecodeError``) when it is
+        not strict JSON; left unhandled, the client gets a 400."""
         if self._json is _UNSET:
-            self._json = orjson.loads(await self.body())
+            self._json = loads_json(await self.body())
         return self._json
 
     async def stream(self) -> AsyncIterator[bytes]:
@@ -406,6 +408,22 @@ class _ReceivedBody:
                 self.done = True
                 raise ClientDisconnect()
         return None
+
+
+def connection_scheme(peer: Any, websocket: bool = False) -> str:
+    """``http``/``https`` (``ws``/``wss``) for a request's transport: the scheme a trusted proxy forwarded
+    (``get_extra_info("scheme")``, as ``server.proxy.ProxiedPeer`` and an ASGI scope give it), else whether
+    the connection itself is TLS. Read only when a URL is built."""
+    secure = False
+    if peer is not None:
+        scheme = peer.get_extra_info("scheme")
+        if scheme is not None:
+            secure = scheme in ("https", "wss")
+        else:
+            secure = peer.get_extra_info("sslcontext") is not None
+    if websocket:
+        return "wss" if secure else "ws"
+    return "https" if secure else "http"
 
 
 class _FormReader:

@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 import orjson
 
+from .jsoncodec import ensure_finite
+
 try:
     import ujson
 except ImportError:  # optional, like in FastAPI: only UJSONResponse needs it
@@ -229,7 +231,11 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, default=_json_default)
+        """Compact JSON; ``ValueError`` for inf/NaN (Starlette's ``allow_nan=False``) rather than ``null``."""
+        out = orjson.dumps(content, default=_json_default)
+        if 110 in out and out.partition(b"null")[1]:
+            ensure_finite(content, _json_default)
+        return out
 
 
 ORJSONResponse = JSONResponse

@@ -27,6 +27,7 @@ from .dependencies import (Dependant, Plan, SolveContext, _reads_body, _reads_fo
 from .exceptions import FastAPIError, NoMatchFound, ResponseValidationError
 from .background import chain
 from .frontend import FrontendFiles, join_paths, normalize_path, resolve_check_dir
+from .jsoncodec import ensure_finite
 from .requests import Request, made_from_scope
 from .responses import (JSONResponse, RedirectResponse, Response, StreamingResponse, encoded_json_response,
                         finalize_response)
@@ -70,11 +71,25 @@ def _to_json(result: Any) -> bytes:
     """orjson for a handler's result; data orjson refuses (a dict with non-str keys...) goes through
     ``jsonable_encoder`` first, as FastAPI encodes it."""
     try:
-        return orjson.dumps(result, default=_json_default)
+        out = orjson.dumps(result, default=_json_default)
     except TypeError:
         from .encoders import jsonable_encoder
 
-        return orjson.dumps(jsonable_encoder(result), option=orjson.OPT_NON_STR_KEYS)
+        result = jsonable_encoder(result)
+        out = orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS)
+    # orjson writes inf/NaN as null: outputs with a null are checked (110 is "n": memchr first, then the
+    # 4-byte search; both far cheaper than ``b"null" in out``, see fastrapi.jsoncodec)
+    if 110 in out and out.partition(b"null")[1]:
+        ensure_finite(result, _json_default)
+    return out
+
+
+def _model_json(model: BaseModel) -> bytes:
+    """A model returned without a response model, by alias; inf/NaN refused (pydantic writes them as null)."""
+    out = model.__pydantic_serializer__.to_json(model, by_alias=True)
+    if 110 in out and out.partition(b"null")[1]:
+        ensure_finite(model)
+    return out
 
 
 def _json_default(obj: Any) -> Any:
@@ -585,9 +600,12 @@ class APIRoute(BaseRoute):
                 result = stop.value
                 if plain and type(result) is dict:
                     try:
-                        return dumps(result, default=_json_default)
+                        out = dumps(result, default=_json_default)
                     except TypeError:
                         return _to_json(result)
+                    if 110 in out and out.partition(b"null")[1]:  # (see _to_json)
+                        ensure_finite(result, _json_default)
+                    return out
                 return serialize(result)
             coro.close()
             raise RuntimeError(f"{endpoint.__qualname__} suspended although its code has no await")
@@ -637,14 +655,17 @@ class APIRoute(BaseRoute):
                 def serialize(result: Any) -> Any:
                     if type(result) is dict:
                         try:
-                            return dumps(result, default=_json_default)
+                            out = dumps(result, default=_json_default)
                         except TypeError:
                             return _to_json(result)
+                        if 110 in out and out.partition(b"null")[1]:  # (see _to_json)
+                            ensure_finite(result, _json_default)
+                        return out
                     if isinstance(result, Response):
                         result.from_handler = True
                         return result
                     if isinstance(result, BaseModel):
-                        return result.__pydantic_serializer__.to_json(result, by_alias=True)
+                        return _model_json(result)
                     return _to_json(result)
             elif custom is None:
                 def serialize(result: Any) -> Any:
@@ -652,7 +673,7 @@ class APIRoute(BaseRoute):
                         result.from_handler = True
                         return result
                     if isinstance(result, BaseModel):
-                        return encoded_json_response(result.__pydantic_serializer__.to_json(result, by_alias=True), status)
+                        return encoded_json_response(_model_json(result), status)
                     return encoded_json_response(_to_json(result), status)
             else:
                 def serialize(result: Any) -> Any:
@@ -680,7 +701,10 @@ class APIRoute(BaseRoute):
                     value = validate(result, from_attributes=True)
                 except Exception as exc:
                     raise invalid(exc) from None
-                return to_json(value, by_alias=True)
+                out = to_json(value, by_alias=True)
+                if 110 in out and out.partition(b"null")[1]:  # pydantic writes inf/NaN as null too
+                    ensure_finite(adapter.serializer.to_python(value, by_alias=True))
+                return out
 
             return serialize
 
@@ -689,6 +713,8 @@ class APIRoute(BaseRoute):
 
             def finish(value: Any) -> Any:
                 body = dump_json(value)
+                if 110 in body and body.partition(b"null")[1]:  # (inf/NaN written as null)
+                    ensure_finite(adapter.serializer.to_python(value, **options))
                 return body if status == 200 else encoded_json_response(body, status)
         else:
             dump_python = functools.partial(adapter.serializer.to_python, mode="json", **options)

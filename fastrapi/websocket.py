@@ -12,6 +12,9 @@ import orjson
 from .datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from .exceptions import WebSocketDisconnect, WebSocketException
 from .requests import HTTPConnection
+from .jsoncodec import InvalidJSON, ensure_finite
+from .jsoncodec import loads as loads_json
+from .requests import connection_scheme
 from .ws.codes import State as WebSocketState  # (1 connected, 3 disconnected: the docs' ints)
 from .ws.messages import ANY_MESSAGE, JSON, TEXT, message_type
 
@@ -38,12 +41,13 @@ class WebSocket:
         query: bytes,
         path_params: dict[str, Any] | None = None,
         app: Any = None,
-        scheme: str = "ws",
+        scheme: str | None = None,
         route: Any = None,
     ) -> None:
         self._conn = conn
         self._path = path
         self._query = query
+        #: ``ws``/``wss``; None: from the connection (TLS, or what a trusted proxy forwarded), when a URL is built
         self._scheme = scheme
         self.path_params: dict[str, Any] = path_params if path_params is not None else {}
         self._headers_obj: Headers | None = None
@@ -118,7 +122,8 @@ class WebSocket:
         raise TypeError("Expected a binary message from the WebSocket, got a text message")
 
     async def receive_json(self, mode: str = "text") -> Any:
-        """The next text message parsed as JSON. ValueError when it is not valid JSON."""
+        """The next text message parsed as JSON. ValueError when it is not valid JSON (NaN, numbers overflowing
+        to infinity and lone surrogates included)."""
         message = await self._conn.receive()
         if mode == "binary":
             if type(message) is not bytes:
@@ -126,8 +131,8 @@ class WebSocket:
         elif type(message) is not str:
             raise TypeError("Expected a text message from the WebSocket, got a binary message")
         try:
-            return orjson.loads(message)
-        except orjson.JSONDecodeError as exc:
+            return loads_json(message)
+        except InvalidJSON as exc:
             raise ValueError(f"WebSocket message is not valid JSON: {exc}") from None
 
     async def receive(self) -> dict[str, Any]:
@@ -211,8 +216,11 @@ class WebSocket:
             await conn.drain()
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
-        """Serialize ``data`` to JSON (orjson, compact) and send it as a text message."""
+        """Serialize ``data`` to JSON (orjson, compact) and send it as a text message. ``ValueError`` for
+        inf/NaN, which JSON cannot hold."""
         encoded = orjson.dumps(data, default=_json_default)
+        if 110 in encoded and encoded.partition(b"null")[1]:  # inf/NaN (written as null by orjson) raise ValueError
+            ensure_finite(data, _json_default)
         conn = self._conn
         if conn.write_bytes(encoded) if mode == "binary" else conn.write_utf8(encoded):
             await conn.drain()
@@ -292,14 +300,23 @@ class WebSocket:
     # ------------------------------------------------------------------ request details
     @property
     def url(self) -> URL:
+        """``ws://`` or ``wss://`` (over TLS, or behind a TLS proxy with ``proxy_headers``), host, path, query."""
         host = self.headers.get("host", "")
-        return URL(self._scheme, host, self._path, self._query.decode("latin-1"))
+        return URL(self._url_scheme(), host, self._path, self._query.decode("latin-1"))
 
     @property
     def base_url(self) -> URL:
         """Scheme, host and the app's ``root_path`` (ending in ``/``): what ``url_for`` builds on."""
         root = getattr(self.app, "root_path", "") or ""
-        return URL(self._scheme, self.headers.get("host", ""), root if root.endswith("/") else root + "/")
+        return URL(self._url_scheme(), self.headers.get("host", ""), root if root.endswith("/") else root + "/")
+
+    def _peer(self) -> Any:
+        """The connection's transport, or what stands for it behind a trusted proxy (``server.proxy``)."""
+        conn = self._conn
+        return getattr(conn, "peer", None) or conn.transport
+
+    def _url_scheme(self) -> str:
+        return self._scheme or connection_scheme(self._peer(), websocket=True)
 
     def url_for(self, name: str, /, **path_params: Any) -> URL:
         """The absolute URL of the route ``name``: ``ws://`` for a WebSocket route, ``http://`` for an HTTP one."""
@@ -327,7 +344,7 @@ class WebSocket:
 
     @property
     def client(self) -> Address | None:
-        peer = self._conn.transport.get_extra_info("peername")
+        peer = self._peer().get_extra_info("peername")
         if isinstance(peer, (tuple, list)) and len(peer) >= 2:
             return Address(str(peer[0]), int(peer[1]))
         return None

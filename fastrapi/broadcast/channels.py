@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator
 
 import orjson
 
+from ..jsoncodec import ensure_finite
 from ..ws.deflate import MIN_COMPRESS_SIZE, compress_standalone
 from ..ws.frames import FIN, OP_BINARY, OP_TEXT, RSV1, encode_frame
 from .backends import BroadcastBackend, BroadcastError, MemoryBackend, backend_from_url
@@ -293,6 +294,8 @@ class Broadcast:
             from ..encoders import jsonable_encoder
 
             kind, data = _TEXT, orjson.dumps(message, default=jsonable_encoder)
+            if 110 in data and data.partition(b"null")[1]:  # inf/NaN: ValueError, not null
+                ensure_finite(message, jsonable_encoder)
         skip = 0
         if exclude is not None:
             membership = _connection(exclude).broadcast_membership

@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable
 from ..asgi import ScopePeer, build_request, receive_request, send_response
 from ..datastructures import State
 from ..exceptions import WebSocketDisconnect
-from ..requests import ClientDisconnect, Request
+from ..requests import ClientDisconnect, Request, connection_scheme
 from ..responses import Response, StreamingResponse
 from .base import server_error
 from ..ws.codes import State as WSState
@@ -59,11 +59,12 @@ def request_from_scope(app: Any, scope: Scope, body: bytes | None, peer: ScopePe
 
 
 def request_scheme(request: Any, default: str = "http") -> str:
-    """``http`` on the built-in server; the scope's scheme for a Request built from an ASGI scope."""
+    """The scope's scheme for a Request built from an ASGI scope; on the built-in server ``http``, or ``https``
+    over TLS or behind a TLS proxy (``proxy_headers``)."""
     transport = request._transport
     if type(transport) is ScopePeer:
         return transport.scope.get("scheme", default)
-    return default
+    return connection_scheme(transport, websocket=default in ("ws", "wss"))
 
 
 def request_server(request: Any) -> tuple[str, int] | None:
@@ -87,7 +88,7 @@ def scope_from_request(app: Any, request: Request) -> Scope:
         "asgi": scope.get("asgi") or _ASGI,
         "http_version": request.http_version,
         "method": request.method,
-        "scheme": scope.get("scheme", "http"),
+        "scheme": scope.get("scheme") or request_scheme(request),
         "path": request.path,
         "raw_path": request.raw_path,
         "root_path": scope.get("root_path", getattr(app, "root_path", "") or ""),
@@ -482,7 +483,7 @@ class WebSocketBridge:
             return False  # a connection the stack's own ASGI adapter made: run the handler
         from ..ws.handshake import offered_subprotocols
 
-        transport = conn.transport
+        transport = getattr(conn, "peer", None) or conn.transport  # (a proxy's forwarded client and scheme)
         peer = transport.get_extra_info("peername")
         sock = transport.get_extra_info("sockname")
         app = self.app
@@ -491,7 +492,7 @@ class WebSocketBridge:
             "type": "websocket",
             "asgi": _ASGI,
             "http_version": "1.1",
-            "scheme": "ws",
+            "scheme": connection_scheme(transport, websocket=True),
             "path": path,
             "raw_path": path.encode("utf-8"),
             "root_path": getattr(app, "root_path", "") or "",

@@ -17,8 +17,9 @@ __all__ = ["HTTPSRedirectMiddleware"]
 class HTTPSRedirectMiddleware(NativeMiddleware):
     """Every plain-HTTP request is answered with a 307 to the same URL over HTTPS (port 80/443 dropped).
 
-    On the built-in server (plain HTTP) that is every request: put it behind a TLS-terminating proxy that
-    talks to the app over ASGI with ``scheme`` https, or use it to send stray HTTP clients to the HTTPS site.
+    A request is plain HTTP unless it came over TLS (``ssl_certfile``), or through a trusted TLS proxy that
+    says so (``proxy_headers=True``, ``X-Forwarded-Proto: https``), or from an ASGI server with ``scheme``
+    https.
     """
 
     async def handle(self, request: "Request") -> Response:

@@ -61,6 +61,34 @@ class ServerConfig:
     #: bind with SO_REUSEPORT (several processes on one port: what ``workers=N`` does on Linux)
     reuse_port: bool = False
 
+    # -- TLS (``fastrapi.server.tls``): https and wss when ``ssl_certfile`` is set
+    #: the certificate chain (PEM); TLS is on when set
+    ssl_certfile: str | None = None
+    #: the private key (PEM); None: it is in ``ssl_certfile``
+    ssl_keyfile: str | None = None
+    #: the password of an encrypted private key
+    ssl_keyfile_password: str | None = None
+    #: CA certificates to verify client certificates with (mutual TLS, with ``ssl_cert_reqs``)
+    ssl_ca_certs: str | None = None
+    #: ``ssl.CERT_NONE`` (0, no client certificate), ``CERT_OPTIONAL`` (1) or ``CERT_REQUIRED`` (2)
+    ssl_cert_reqs: int = 0
+    #: OpenSSL cipher string for TLS 1.2 and below; None: Python's secure defaults
+    ssl_ciphers: str | None = None
+
+    # -- behind a proxy (``fastrapi.server.proxy``)
+    #: trust ``X-Forwarded-For/-Proto/-Host`` and RFC 7239 ``Forwarded`` from ``forwarded_allow_ips``
+    proxy_headers: bool = False
+    #: addresses/networks whose forwarding headers are trusted (comma-separated or a list; ``*``: any)
+    forwarded_allow_ips: str | list[str] = "127.0.0.1"
+    #: the path prefix the app is served under (a proxy's); sets ``app.root_path`` (``scope["root_path"]``)
+    root_path: str = ""
+
+    # -- where to listen instead of host:port
+    #: a Unix domain socket path
+    uds: str | None = None
+    #: an inherited listening socket's file descriptor (systemd socket activation, a process manager)
+    fd: int | None = None
+
     @property
     def tick(self) -> float:
         """Seconds between a connection's deadline checks: half the shortest of its timeouts."""

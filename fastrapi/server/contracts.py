@@ -51,6 +51,8 @@ class AppContract(Protocol):
     exception_handlers: Mapping[Any, Any]
     #: the request body limit when the server is not given one (``FastrAPI(max_body_size=...)``; None: none)
     max_body_size: int | None
+    #: the path prefix a proxy serves the app under: set by the server's ``root_path`` option
+    root_path: str
 
     def lifespan_context(self) -> AsyncContextManager[None]:
         """Startup on enter, shutdown on exit."""

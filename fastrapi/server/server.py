@@ -14,6 +14,9 @@ from ..logging import configure_default_logging
 from .config import ServerConfig
 from .contracts import AppContract, RouterContract
 from .http import HttpProtocol
+from .listen import listen, remove_uds
+from .proxy import TrustedProxies, proxied_protocol
+from .tls import create_ssl_context
 from .websocket import WebSocketProtocol
 
 logger = logging.getLogger("fastrapi")
@@ -46,6 +49,12 @@ class Server:
         if self.config.max_body_size is None:  # the app's limit (FastrAPI(max_body_size=...)); None there: none
             limit = app.max_body_size
             self.config.max_body_size = sys.maxsize if limit is None else limit
+        #: the TLS context (``ssl_*`` options), built once; None for plain HTTP
+        self.ssl = create_ssl_context(self.config)
+        #: the proxies whose forwarding headers are believed (``proxy_headers=True``), else None
+        self.proxies = TrustedProxies(self.config.forwarded_allow_ips) if self.config.proxy_headers else None
+        if self.config.root_path:
+            app.root_path = self.config.root_path
         self.router: RouterContract = app.router
         self.connections: set[Any] = set()
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
@@ -67,14 +76,25 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"http://{self._display_host()}:{self.port}"
+        """Where the server listens: ``http(s)://host:port``, or ``http+unix://`` with the socket path."""
+        if self.config.uds:
+            return f"http+unix://{self.config.uds}"
+        return f"{'https' if self.ssl else 'http'}://{self._display_host()}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self._display_host()}:{self.port}"
+        return f"{'wss' if self.ssl else 'ws'}://{self._display_host()}:{self.port}"
 
     def _display_host(self) -> str:
         return f"[{self.host}]" if ":" in self.host else self.host
+
+    def _listen_target(self) -> str:
+        """What the bind error message names."""
+        if self.config.uds:
+            return self.config.uds
+        if self.config.fd is not None:
+            return f"file descriptor {self.config.fd}"
+        return f"{self.host}:{self.port}"
 
     # ------------------------------------------------------------------ entry points
     def run_forever(self) -> None:
@@ -87,7 +107,7 @@ class Server:
             sys.stderr.flush()
             raise SystemExit(3) from None
         except OSError as exc:
-            sys.stderr.write(f"ERROR: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}\n")
+            sys.stderr.write(f"ERROR: cannot listen on {self._listen_target()}: {exc.strerror or exc}\n")
             sys.stderr.flush()
             raise SystemExit(1) from None
         except KeyboardInterrupt:
@@ -156,19 +176,9 @@ class Server:
             protocol: Any = HttpProtocol
             if self.config.access_log:  # a subclass, so that the default protocol has no logging code
                 from .access_log import LoggingHttpProtocol as protocol
-            if self.sock is not None:
-                self._server = await loop.create_server(
-                    lambda: protocol(self), sock=self.sock, backlog=self.config.backlog
-                )
-            else:
-                self._server = await loop.create_server(
-                    lambda: protocol(self),
-                    self.host,
-                    self.port,
-                    backlog=self.config.backlog,
-                    reuse_address=True,
-                    reuse_port=self.config.reuse_port or None,
-                )
+            if self.proxies is not None:  # likewise: forwarding headers are read by a subclass only
+                protocol = proxied_protocol(protocol, self.proxies)
+            self._server = await listen(loop, lambda: protocol(self), self)
         except BaseException as exc:
             self._startup_error = exc
             self._started.set()
@@ -177,7 +187,11 @@ class Server:
             raise
         sockets = self._server.sockets or ()
         if sockets:
-            self.port = sockets[0].getsockname()[1]
+            name = sockets[0].getsockname()
+            if isinstance(name, tuple):
+                self.port = name[1]
+                if self.config.fd is not None:
+                    self.host = name[0]
         in_main = threading.current_thread() is threading.main_thread()
         if in_main:
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -204,6 +218,8 @@ class Server:
                         pass
             if self._date_handle is not None:
                 self._date_handle.cancel()
+            if self.config.uds and self.sock is None:
+                remove_uds(self.config.uds)  # (a socket the supervisor bound is its to remove)
 
     def track(self, task: "asyncio.Task[Any]") -> "asyncio.Task[Any]":
         """Register a request or WebSocket handler task until it ends."""

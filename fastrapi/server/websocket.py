@@ -78,7 +78,7 @@ class WebSocketProtocol(asyncio.Protocol):
         "_frag_op", "_frag_parts", "_frag_size", "_frag_decoder", "_frag_compressed",
         "_input_closed", "_close_sent", "_close_waiter", "_timer", "_pong_timer", "_ping_payload",
         "_lost", "task", "broadcast_membership", "_lost_callbacks", "_shared", "_unyielded",
-        "_outbox", "_held", "_fd",
+        "_outbox", "_held", "_fd", "peer",
     )
 
     def __init__(self, server: "Server", transport: Any, key: bytes, request_headers: list[tuple[bytes, bytes]]) -> None:
@@ -87,6 +87,8 @@ class WebSocketProtocol(asyncio.Protocol):
         self.loop = server.loop
         self.transport = transport
         transport.set_write_buffer_limits(high=cfg.ws_write_buffer_high)
+        #: what the handler's client address and URL scheme come from (``server.proxy`` sets a proxied view)
+        self.peer: Any = transport
         self.key = key
         self._request_headers = _pack_headers(request_headers)
         self.client_state = CONNECTING

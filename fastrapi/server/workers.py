@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import ServerConfig
+from .listen import bind_socket, remove_uds
+from .tls import create_ssl_context
 
 logger = logging.getLogger("fastrapi.error")
 
@@ -123,7 +125,7 @@ class Supervisor:
 
     def __init__(self, app: Any, host: str, port: int, workers: int, *, share_socket: bool | None = None,
                  **options: Any) -> None:
-        if port == 0:
+        if port == 0 and not (options.get("uds") or options.get("fd") is not None):
             raise ValueError(
                 "port 0 cannot be used with workers > 1: each worker would listen on a different random port; "
                 "choose a port"
@@ -138,10 +140,13 @@ class Supervisor:
         self.count = workers
         self.options = options
         self.config = ServerConfig.from_options(options)
+        create_ssl_context(self.config)  # bad TLS files or options fail here, not in every worker
         if share_socket is None:
             # SO_REUSEPORT balances connections over the sockets only on Linux (on BSD/macOS the last one
             # bound gets them all): elsewhere, one socket bound here and shared.
             share_socket = not (sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT"))
+        if self.config.uds or self.config.fd is not None:
+            share_socket = True  # one Unix socket / one inherited socket: bound (or taken) here, shared
         self.share_socket = share_socket
         self.sock: socket.socket | None = None
         self.workers: list[_Worker] = []
@@ -157,7 +162,9 @@ class Supervisor:
             try:
                 self.sock = self._bind()
             except OSError as exc:
-                sys.stderr.write(f"ERROR: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}\n")
+                where = self.config.uds or (f"fd {self.config.fd}" if self.config.fd is not None
+                                            else f"{self.host}:{self.port}")
+                sys.stderr.write(f"ERROR: cannot listen on {where}: {exc.strerror or exc}\n")
                 sys.stderr.flush()
                 return 1
         self._ready_r, self._ready_w = os.pipe()
@@ -186,14 +193,14 @@ class Supervisor:
             self._wake_w.close()
             if self.sock is not None:
                 self.sock.close()
+                if self.config.uds:
+                    remove_uds(self.config.uds)
         logger.info("Stopping parent process [%d]", os.getpid())
         return self.exit_code
 
     def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.create_server((self.host, self.port), family=family, backlog=self.config.backlog)
-        sock.setblocking(False)
-        return sock
+        return bind_socket(self.host, self.port, uds=self.config.uds, fd=self.config.fd,
+                           backlog=self.config.backlog)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self.signals += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from typing import Iterable
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -99,3 +100,53 @@ def response_101(
         parts += [name, b": ", value, b"\r\n"]
     parts += [date_server, b"\r\n"]
     return b"".join(parts)
+
+
+class OriginPolicy:
+    """The ``Origin`` values a WebSocket handshake is accepted from (``FastrAPI(websocket_origins=[...])``).
+
+    Browsers send ``Origin`` with every WebSocket handshake and, unlike for ``fetch``, do not enforce CORS on
+    the answer: without this check any web page can open a WebSocket to the app with the visitor's cookies
+    (cross-site WebSocket hijacking). Patterns are ``scheme://host[:port]`` origins, compared without case;
+    ``*`` in the host matches one or more subdomain labels (``https://*.example.com`` is not
+    ``https://example.com``); ``*`` alone allows every origin. A handshake without ``Origin`` (not from a
+    browser, so not the attack) is let through.
+    """
+
+    __slots__ = ("exact", "patterns", "any")
+
+    def __init__(self, origins: "Iterable[str]") -> None:
+        import re
+
+        if isinstance(origins, (str, bytes)) or not hasattr(origins, "__iter__"):
+            raise TypeError("websocket_origins is a list of origins, e.g. ['https://example.com']")
+        self.any = False
+        self.exact: set[bytes] = set()
+        self.patterns: list[re.Pattern[bytes]] = []
+        for origin in origins:
+            origin = origin.strip().rstrip("/").lower()
+            if origin == "*":
+                self.any = True
+            elif "*" in origin:
+                scheme, sep, host = origin.partition("://")
+                if not sep or "*" in scheme or not host.startswith("*."):
+                    raise ValueError(f"websocket_origins: {origin!r}: a wildcard is a leading '*.' in the host")
+                tail = re.escape(host[1:].encode())  # ".example.com[:port]"
+                self.patterns.append(re.compile(re.escape(scheme.encode()) + rb"://[a-z0-9-]+(?:\.[a-z0-9-]+)*"
+                                                + tail))
+            else:
+                if "://" not in origin and origin != "null":
+                    raise ValueError(f"websocket_origins: {origin!r} is not an origin (scheme://host[:port])")
+                self.exact.add(origin.encode())
+
+    def allows(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Whether a handshake with these (lower-case name, value) headers may go on to its handler."""
+        origins = [value for name, value in headers if name == b"origin"]
+        if not origins:
+            return True
+        if len(origins) > 1:
+            return False
+        if self.any:
+            return True
+        origin = origins[0].strip().lower()
+        return origin in self.exact or any(p.fullmatch(origin) for p in self.patterns)
