@@ -155,3 +155,19 @@ def test_limiter_window_and_bounded_memory():
     clock.now += 2.5
     limiter.hit("z")
     assert len(limiter) == 1
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_counts_on_its_own(serve):
+    """With proxy_headers=True (the proxy at 127.0.0.1 is trusted by default), the limit applies to the client
+    address the proxy forwards, not to the proxy's own address; untrusted, the header changes nothing."""
+    srv = serve(_app(), proxy_headers=True)
+    with httpx.Client(base_url=srv.url, timeout=5) as client:
+        a = {"X-Forwarded-For": "203.0.113.7"}
+        b = {"X-Forwarded-For": "198.51.100.9"}
+        assert [client.get("/limited", headers=a).status_code for _ in range(4)] == [200, 200, 200, 429]
+        assert [client.get("/limited", headers=b).status_code for _ in range(3)] == [200, 200, 200]
+    plain = serve(_app())  # proxy headers off: every request counts for 127.0.0.1
+    with httpx.Client(base_url=plain.url, timeout=5) as client:
+        statuses = [client.get("/limited", headers={"X-Forwarded-For": f"192.0.2.{i}"}).status_code
+                    for i in range(4)]
+        assert statuses == [200, 200, 200, 429]

@@ -45,6 +45,7 @@ from .config import YIELD_EVERY as _YIELD_EVERY
 _LARGE = 16 * 1024
 #: the pieces an outbox is written in, and the transport's high-water mark meanwhile
 _PIECE = 4 * 1024
+_writev = os.writev
 from .head import InvalidHeader, check_headers, simple_response
 
 if TYPE_CHECKING:
@@ -641,17 +642,17 @@ class WebSocketProtocol(asyncio.Protocol):
         pos = 0
         if fd >= 0 and transport.get_write_buffer_size() == 0:
             # Nothing queued in the transport: writing to the socket directly cannot overtake anything.
-            frame = header + (source.encode("ascii") if type(source) is str else source)
+            payload = source.encode("ascii") if type(source) is str else source
             try:
-                sent = os.write(fd, frame)
+                sent = _writev(fd, (header, payload))  # (no copy of header + payload)
             except (BlockingIOError, InterruptedError):
                 sent = 0
             except OSError:
-                transport.write(frame)  # the transport meets the same error and reports the connection lost
+                transport.writelines((header, payload))  # the transport meets the same error: connection lost
                 return True
-            if sent == len(frame):
+            if sent == len(header) + n:
                 return self._write_paused or self._unyielded > _YIELD_EVERY or transport.is_closing()
-            del frame
+            del payload
             if sent < len(header):
                 transport.write(header[sent:])
             else:
