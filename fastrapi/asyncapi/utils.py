@@ -23,6 +23,7 @@ from pydantic_core import PydanticUndefined
 
 from ..dependencies import HEADER, PATH, QUERY
 from ..openapi.utils import (
+    info_object,
     ModelField,
     RouteDoc,
     _api_routes,
@@ -251,15 +252,8 @@ def get_asyncapi(
 
     ``servers``: AsyncAPI server objects by name (see ``asyncapi_servers``); ``tags``: FastAPI's
     ``openapi_tags``, whose descriptions the channels' tags take."""
-    info: dict[str, Any] = {"title": title, "version": version}
-    if description:
-        info["description"] = description
-    if terms_of_service:
-        info["termsOfService"] = terms_of_service
-    if contact:
-        info["contact"] = contact
-    if license_info:
-        info["license"] = license_info
+    info = info_object(title, version, description=description, terms_of_service=terms_of_service,
+                       contact=contact, license_info=license_info)
     described = {str(t["name"]): _encode(t) for t in tags or () if isinstance(t, dict) and t.get("name")}
     if described:
         info["tags"] = list(described.values())

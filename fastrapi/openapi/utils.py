@@ -760,6 +760,24 @@ def _http_status_text(code: Any) -> str | None:
 
 
 # ---------------------------------------------------------------- the document
+def info_object(title: str, version: str, *, summary: str | None = None, description: str | None = None,
+                terms_of_service: str | None = None, contact: dict[str, Any] | None = None,
+                license_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``info`` object of an OpenAPI (or AsyncAPI) document: the fields given, in FastAPI's order."""
+    info: dict[str, Any] = {"title": title, "version": version}
+    if summary:
+        info["summary"] = summary
+    if description:
+        info["description"] = description
+    if terms_of_service:
+        info["termsOfService"] = terms_of_service
+    if contact:
+        info["contact"] = contact
+    if license_info:
+        info["license"] = license_info
+    return info
+
+
 def get_openapi(
     *,
     title: str,
@@ -778,17 +796,8 @@ def get_openapi(
     external_docs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The OpenAPI document (a JSON-ready dict) of ``routes``, FastAPI's ``get_openapi`` with its arguments."""
-    info: dict[str, Any] = {"title": title, "version": version}
-    if summary:
-        info["summary"] = summary
-    if description:
-        info["description"] = description
-    if terms_of_service:
-        info["termsOfService"] = terms_of_service
-    if contact:
-        info["contact"] = contact
-    if license_info:
-        info["license"] = license_info
+    info = info_object(title, version, summary=summary, description=description,
+                       terms_of_service=terms_of_service, contact=contact, license_info=license_info)
     output: dict[str, Any] = {"openapi": openapi_version, "info": info}
     if servers:
         output["servers"] = servers
