@@ -34,3 +34,12 @@ def serve():
     yield _serve
     for srv in servers:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (tests/chromium.py) for the page tests of one module."""
+    from chromium import chromium
+
+    with chromium() as b:
+        yield b

@@ -26,9 +26,7 @@ from modules import ROOT, load_module
 
 NODE_DIR = ROOT / "tests" / "node"
 REACT_DIR = NODE_DIR / "node_modules" / "@asyncapi" / "react-component"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from chromium import CHROMIUM  # noqa: E402
 
 
 # ---------------------------------------------------------------- apps
@@ -464,18 +462,6 @@ needs_browser = pytest.mark.skipif(
     (not os.path.exists(CHROMIUM) or not REACT_DIR.is_dir()) and not os.environ.get("CI"),
     reason=f"needs {CHROMIUM} and tests/node/node_modules (scripts/test.sh installs both)",
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

@@ -6,17 +6,7 @@ import uuid
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from chromium import CHROMIUM  # noqa: E402
 SCREENSHOT = os.environ.get("DEMO_SCREENSHOT", "/tmp/demo.png")
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
@@ -25,7 +15,7 @@ if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
         allow_module_level=True,
     )
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402  (after the skip check)
+from playwright.sync_api import expect  # noqa: E402  (after the skip check)
 
 from modules import ROOT, load_module  # noqa: E402
 
@@ -33,16 +23,6 @@ DEMO_PATH = ROOT / "examples" / "demo" / "app.py"
 
 
 demo = load_module(DEMO_PATH, "fastrapi_demo_app_browser")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

@@ -21,9 +21,7 @@ from fastrapi.server import Server
 from modules import ROOT, load_module
 
 CHAT_PATH = ROOT / "examples" / "chat" / "app.py"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from chromium import CHROMIUM, chromium  # noqa: E402
 #: generous: the suite runs with -n 2 on a 2-core machine, next to Chromium
 UI_TIMEOUT = 20_000
 SCREENSHOT = os.environ.get("CHAT_SCREENSHOT", "/tmp/chat.png")
@@ -450,16 +448,12 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.envi
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=UI_TIMEOUT)
     try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                yield b
-            finally:
-                b.close()
+        with chromium() as b:
+            yield b
     finally:
         expect.set_options(timeout=5_000)
 

@@ -20,9 +20,7 @@ from fastrapi.responses import FileResponse
 fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from chromium import CHROMIUM  # noqa: E402
 
 
 def _static_dir() -> Path | None:
@@ -118,18 +116,6 @@ needs_browser = pytest.mark.skipif(
     not os.path.exists(CHROMIUM) or STATIC is None,
     reason=f"needs {CHROMIUM} (apt-get install chromium) and the fastapi-offline package (pip install '.[test]')",
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture

@@ -14,9 +14,7 @@ from pydantic import BaseModel
 import fastrapi
 from fastrapi.openapi.docs import get_elements_html, get_scalar_html
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from chromium import CHROMIUM  # noqa: E402
 
 
 def _package_file(package: str, *parts: str) -> Path | None:
@@ -106,18 +104,6 @@ needs_browser = pytest.mark.skipif(
     reason=f"needs {CHROMIUM} (apt-get install chromium) and flask-openapi-scalar / flask-openapi-elements "
            "(pip install '.[test]')",
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
