@@ -179,6 +179,7 @@ class FrontendRoute:
 
     call_inline = None
     call_fast = None
+    call_threaded = None
 
     def __init__(self, path: str, files: FrontendFiles, dependencies: Sequence[Any] = ()) -> None:
         self.path = path
@@ -212,6 +213,7 @@ class _Bound:
     __slots__ = ("route", "rest")
     call_inline = None
     call_fast = None
+    call_threaded = None
     stored = None
 
     def __init__(self, route: FrontendRoute, rest: str) -> None:

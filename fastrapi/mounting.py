@@ -100,6 +100,7 @@ class Mount(BaseRoute):
     implicit_head = False
     call_inline = None
     call_fast = None
+    call_threaded = None
     stored = None
     include_in_schema = False
 

@@ -14,13 +14,15 @@ import inspect
 import re
 import typing
 import uuid
+from asyncio import get_running_loop
+from contextvars import copy_context
 from typing import Any, Awaitable, Callable, Iterable, Literal, Sequence, TypeVar
 
 import orjson
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter
 
 from .background import Teardown
-from .concurrency import run_in_threadpool
+from .concurrency import run_in_threadpool, submit_call
 from .datastructures import Default, DefaultPlaceholder, URLPath
 from .dependencies import (Dependant, Plan, SolveContext, _reads_body, _reads_form, build_plan, load_body, solve,
                            solve_async, uses_function_scope)
@@ -315,14 +317,16 @@ class APIRoute(BaseRoute):
         if type(self).get_route_handler is not APIRoute.get_route_handler:
             # FastAPI's custom route class: each request goes through the handler it builds (no fast path)
             handle = _as_async(self.get_route_handler())
-            inline = None
+            inline = threaded = None
         else:
             handle = self._build_handle()
             inline = self._build_inline()
+            threaded = self._build_threaded() if inline is None else None
         #: for a handler without parameters: the server's fast path calls this with no Request at all
         fast = self._build_fast() if inline is not None and self.plan.empty else None
         #: the handler's own (handle, call_inline, call_fast); ``_install`` puts the route options around them
         self._base = (handle, inline, fast)
+        self._threaded = threaded
         #: ``cache_resp=True``: the response computed once (at startup) and served as stored bytes
         self.cache_resp = bool(cache_resp)
         self.stored: Any = None
@@ -347,6 +351,9 @@ class APIRoute(BaseRoute):
         """Set ``handle``/``call_inline``/``call_fast`` from the handler's own ones and the route options
         (cached response, request timeout, rate limit). Only the options a route has cost it anything."""
         handle, inline, fast = self._base
+        threaded = self._threaded
+        if self.cache_resp or self.request_timeout is not None or self.rate_limiter is not None:
+            threaded = None  # (these options wrap ``handle``: such a route goes through it)
         if self.cache_resp:
             fast = None  # the server's fast path writes ``stored`` itself
             stored = self.stored
@@ -377,6 +384,7 @@ class APIRoute(BaseRoute):
         self.handle = handle
         self.call_inline = inline
         self.call_fast = fast
+        self.call_threaded = threaded
 
     async def fill_cache(self, app: Any) -> Any:
         """``cache_resp``: run the handler once and keep its response (startup calls this; else the first
@@ -568,6 +576,26 @@ class APIRoute(BaseRoute):
             raise RuntimeError(f"{endpoint.__qualname__} suspended although its code has no await")
 
         return call_inline
+
+    def _build_threaded(self) -> Callable[[Any, Callable[[Any, BaseException | None], None]], None] | None:
+        """For a plain ``def`` handler run in the thread pool: ``call_threaded(request, done)`` solves the
+        parameters here (raising a validation error at once) and hands the call to the pool, which calls
+        ``done(result, error)`` on the loop when it returns. The server then serializes the result
+        (``serialize``): no Task, no coroutine and no future per request, as for ``call_inline``."""
+        endpoint, is_async = self._endpoint_call()
+        plan = self.plan
+        if is_async or not self.sync_to_threadpool or plan.has_deps or plan.form_params:
+            return None
+        empty = plan.empty
+        submit = submit_call
+        partial = functools.partial
+
+        def call_threaded(request: Any, done: Callable[[Any, BaseException | None], None]) -> None:
+            call = copy_context().run
+            job = partial(call, endpoint) if empty else partial(call, endpoint, **solve(plan, request))
+            submit(get_running_loop(), job, done)
+
+        return call_threaded
 
     def _build_fast(self) -> Callable[[], Any]:
         """``call_inline`` for a parameterless handler, with a dict result encoded right here.
@@ -1233,6 +1261,7 @@ class _SlashRedirect:
     """What ``Router.match`` gives for a path that only exists with (or without) a trailing slash."""
 
     call_fast = None
+    call_threaded = None
     stored = None
     call_inline = staticmethod(_redirect_with_slash)
 

@@ -22,6 +22,11 @@ class RouteContract(Protocol):
     #: for a static route whose handler takes nothing and never suspends: ``call_fast()`` -> JSON bytes or a
     #: Response, with no Request built (the fast path; else None)
     call_fast: Callable[[], Any] | None
+    #: for a plain ``def`` handler run in the thread pool: ``call_threaded(request, done)`` solves the parameters
+    #: (raising a validation error at once) and later calls ``done(result, error)`` on the loop (else None)
+    call_threaded: Callable[[Any, Callable[[Any, BaseException | None], None]], None] | None
+    #: the handler's result -> a Response, or JSON bytes for a 200 (what ``call_threaded``'s result goes through)
+    serialize: Callable[[Any], Any]
     #: a ``cache_resp=True`` route's stored response once computed (``head``: status line and headers with
     #: content-length, ``body``), written by the fast path with the current date; else None
     stored: Any

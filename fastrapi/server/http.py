@@ -115,7 +115,7 @@ class HttpProtocol(asyncio.Protocol):
         "_body_size", "_busy", "_pipeline", "_upgrade", "_closing", "_idle_handle",
         "_active", "_idle_ticks", "_max_header", "_max_body", "_read_paused", "_write_paused", "_drain_waiter",
         "_task", "_streaming", "_draining", "_in_headers", "_pending_head", "_no_more", "_deferred_error", "_continue_owed",
-        "_middleware", "_hosts", "_head_ticks", "_body_ticks", "_admit",
+        "_middleware", "_hosts", "_head_ticks", "_body_ticks", "_admit", "_job",
     )
 
     def __init__(self, server: "Server") -> None:
@@ -152,6 +152,8 @@ class HttpProtocol(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[Any] | None = None
+        #: (route, request) of the ``def`` handler running in the thread pool for this connection
+        self._job: Any = None
         self._draining = False
         self._streaming = False
         self._in_headers = True
@@ -512,7 +514,36 @@ class HttpProtocol(asyncio.Protocol):
             self._send_now(request, response)
             return
         self._busy = True
+        threaded = route.call_threaded
+        if threaded is not None and request._body is not None:
+            # A plain ``def`` handler: called in the thread pool, answered from ``_threaded_done`` (no Task).
+            self._job = (route, request)
+            try:
+                threaded(request, self._threaded_done)
+            except Exception as exc:  # its parameters did not validate
+                self._job = None
+                self._task = self._spawn(self._respond_error(request, exc))
+            return
         self._task = self._spawn(self._run(route, request))
+
+    def _threaded_done(self, result: Any, error: BaseException | None) -> None:
+        """The thread pool's callback for ``call_threaded``: serialize the result and answer (on the loop)."""
+        route, request = self._job
+        self._job = None
+        if self.transport.is_closing():
+            self._busy = False  # the client is gone: nobody to answer
+            return
+        if error is None:
+            try:
+                response = copy_context().run(route.serialize, result)
+            except Exception as exc:
+                error = exc
+        if error is not None:
+            # (a BaseException such as SystemExit from a handler is answered 500 too: it must not stop the server)
+            self._task = self._spawn(self._respond_error(request, error))
+            return
+        self._busy = False
+        self._send_now(request, response)
 
     def _send_now(self, request: Request, response: Any) -> None:
         if isinstance(response, _DEFERRED_BODY):
