@@ -7,8 +7,8 @@ threads, so the pool wakes as few as it can:
   worker is woken only when no worker is awake. Under load one hot worker runs job after job, and a
   submit is an append (no futex wake, no GIL hand-off per job).
 * Workers blocked in I/O do not starve the queue: while jobs wait, a check every ``STALL_AFTER`` seconds
-  wakes (or starts) one more worker if the job at the head of the queue has not moved, up to
-  ``max_workers`` (anyio's 40).
+  wakes (or starts) one more worker when the job at the head of the queue has not moved for two checks,
+  up to ``max_workers`` (anyio's 40).
 * Results go back in batches: one ``call_soon_threadsafe`` for all results that are ready, delivered to a
   future (``submit``) or straight to a callback (``submit_call``, the server's path for ``def`` handlers,
   which needs no Task and no future).
@@ -140,17 +140,23 @@ class ThreadPool:
                 self.awake += 1
                 threading.Thread(target=self._work, name=f"fastrapi-worker-{self.threads}", daemon=True).start()
 
-    def _check_stalled(self, sink: _Results, head: Any) -> None:
-        """While jobs wait: one more worker if the job at the head of the queue is the one seen last time
-        (the awake workers are all blocked), up to ``max_workers``."""
+    def _check_stalled(self, sink: _Results, head: Any, strikes: int = 0) -> None:
+        """While jobs wait: one more worker when the job at the head of the queue has not moved for two checks
+        in a row (the awake workers are all blocked), up to ``max_workers``. (One check is not enough: the
+        loop thread itself may have held the GIL for the whole interval.)"""
         jobs = self.jobs
         if not jobs:
             sink.watching = False
             return
         first = jobs[0]
         if first is head:
-            self._wake()
-        sink.loop.call_later(self.STALL_AFTER, self._check_stalled, sink, first)
+            strikes += 1
+            if strikes >= 2:
+                self._wake()
+                strikes = 0
+        else:
+            strikes = 0
+        sink.loop.call_later(self.STALL_AFTER, self._check_stalled, sink, first, strikes)
 
     def _work(self) -> None:
         jobs = self.jobs
