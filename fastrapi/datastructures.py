@@ -1,6 +1,7 @@
 """Request data views: Headers, QueryParams, URL, Address, State, and the parsed form (FormData, UploadFile)."""
 from __future__ import annotations
 
+from collections.abc import Mapping as _AbcMapping
 from typing import Any, BinaryIO, Iterator, Mapping, NamedTuple, Sequence, TypeVar
 from urllib.parse import parse_qsl, unquote
 
@@ -19,9 +20,11 @@ class Headers(Mapping[str, str]):
     __slots__ = ("raw",)
 
     def __init__(self, raw: Sequence[tuple[bytes, bytes]] | Mapping[str, str] | None = None) -> None:
-        if raw is None:
-            self.raw: list[tuple[bytes, bytes]] = []
-        elif isinstance(raw, Mapping):
+        if type(raw) is list:  # (the server's parsed headers: the common case first)
+            self.raw: list[tuple[bytes, bytes]] = raw
+        elif raw is None:
+            self.raw = []
+        elif isinstance(raw, _AbcMapping):
             self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in raw.items()]
         else:
             self.raw = list(raw)
@@ -32,6 +35,13 @@ class Headers(Mapping[str, str]):
             if name == k:
                 return value.decode("latin-1")
         raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:  # (Mapping.get goes through a KeyError)
+        k = key.lower().encode("latin-1")
+        for name, value in self.raw:
+            if name == k:
+                return value.decode("latin-1")
+        return default
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
@@ -89,7 +99,7 @@ class QueryParams(Mapping[str, str]):
             query = query.decode("latin-1")
         if isinstance(query, str):
             self._list = parse_query(query)
-        elif isinstance(query, Mapping):
+        elif isinstance(query, _AbcMapping):
             self._list = list(query.items())
         else:
             self._list = list(query)
@@ -325,7 +335,7 @@ class FormData(Mapping[str, Any]):
     __slots__ = ("_list", "_dict")
 
     def __init__(self, items: Sequence[tuple[str, Any]] | Mapping[str, Any] = ()) -> None:
-        self._list: list[tuple[str, Any]] = list(items.items()) if isinstance(items, Mapping) else list(items)
+        self._list: list[tuple[str, Any]] = list(items.items()) if isinstance(items, _AbcMapping) else list(items)
         self._dict = dict(self._list)
 
     def __getitem__(self, key: str) -> Any:
