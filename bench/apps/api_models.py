@@ -89,3 +89,37 @@ class StreamRow(BaseModel):
 STREAM_ROWS: list[dict] = [
     {"id": i, "name": f"item-{i}", "price": round(i * 1.25, 2), "in_stock": i % 3 != 0} for i in range(1000)
 ]
+
+
+# --- POST /items (post-real): a pydantic body, an auth dependency reading a header, a response model
+# that is not the input model (it drops `internal_note` and adds computed fields) -----------------------
+
+#: the API keys the `current_account` dependency of POST /items accepts (header X-API-Key)
+API_KEYS: dict = {"key-alice": {"id": 7, "name": "alice"}}
+
+
+class ItemIn(BaseModel):
+    """The request body of POST /items."""
+    name: str = Field(min_length=1, max_length=100)
+    price: float = Field(gt=0)
+    quantity: int = Field(ge=1, le=1000)
+    tags: list[str] = []
+    internal_note: str = Field("", max_length=200)
+
+
+class ItemOut(BaseModel):
+    """The response model of POST /items: what a client may see (no internal_note), plus computed fields."""
+    id: int
+    name: str
+    price: float
+    quantity: int
+    total: float
+    tags: list[str]
+    owner: str
+
+
+def item_record(item: ItemIn, account: dict) -> dict:
+    """What the handler of POST /items returns: the stored record, more fields than ItemOut lets out."""
+    return {"id": 1001, "name": item.name, "price": item.price, "quantity": item.quantity,
+            "total": round(item.price * item.quantity, 2), "tags": item.tags,
+            "owner": account["name"], "owner_id": account["id"], "internal_note": item.internal_note}

@@ -7,6 +7,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, WebSocket, W
 from pydantic import BaseModel
 
 from api_models import SETTINGS, STREAM_ROWS, DBSession, Order, StreamRow
+from api_models import API_KEYS, ItemIn, ItemOut, item_record  # post-real
 from common import port_from_argv
 
 app = FastAPI()
@@ -83,6 +84,22 @@ async def with_deps(settings: dict = Depends(get_settings), db: DBSession = Depe
 @app.post("/orders")
 async def create_order(order: Order) -> Order:
     return order
+
+
+# --- POST /items (post-real): a pydantic body, an auth dependency reading a header, and a response model
+# other than the input (drops internal_note and owner_id, adds total and owner) --------------------------
+
+async def current_account(x_api_key: str = Header()) -> dict:
+    """Auth dependency: the account of the X-API-Key header, 401 for an unknown key."""
+    account = API_KEYS.get(x_api_key)
+    if account is None:
+        raise HTTPException(status_code=401, detail="invalid API key")
+    return account
+
+
+@app.post("/items", response_model=ItemOut)
+async def create_item(item: ItemIn, account: dict = Depends(current_account)):
+    return item_record(item, account)
 
 
 # --- GET /stream: a generator path operation streaming 1,000 items as JSON Lines (stream-jsonl1000) --
