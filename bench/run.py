@@ -48,10 +48,11 @@ LOGS = RESULTS / "logs"
 
 
 class Server:
-    def __init__(self, name, label, venv, script, kinds=("http", "ws"), scenarios=None):
+    def __init__(self, name, label, venv, script, kinds=("http", "ws"), scenarios=None, env=None):
         self.name, self.label, self.venv, self.script = name, label, venv, script
         self.kinds = kinds            # which scenario kinds it serves
         self.scenarios = scenarios    # None: every scenario of its kinds
+        self.env = env or {}          # environment of its process (with the scenario's)
 
     def serves(self, sc):
         return (sc.kind in self.kinds and (self.scenarios is None or sc.name in self.scenarios)
@@ -62,23 +63,42 @@ class Server:
         return VENVS / self.venv / "bin" / "python"
 
 
+#: the scenarios of the `def` variants (apps/def_routes.py has their routes; no WebSocket: its endpoints
+#: are coroutines whatever the HTTP handlers are)
+DEF_SCENARIOS = ("get-json", "get-json-cors-gzip", "get-path", "get-query", "post-pydantic", "get-deps",
+                 "post-order30", "post-real", "stream-jsonl1000")
+
 SERVERS = [
     Server("ours", "FastrAPI (ours)", "ours", "ours_app.py"),
+    # The same HTTP routes with every handler and dependency a plain `def`: in the thread pool (the default),
+    # and called on the event loop (FastrAPI(sync_to_threadpool=False), the original FastrAPI's behaviour)
+    Server("ours-def", "ours, `def` (thread pool)", "ours", "ours_def_app.py", kinds=("http",),
+           scenarios=DEF_SCENARIOS),
+    Server("ours-inline", "ours, `def`, sync_to_threadpool=False", "ours", "ours_def_app.py", kinds=("http",),
+           scenarios=DEF_SCENARIOS, env={"BENCH_INLINE": "1"}),
     Server("fastapi", "FastAPI+uvicorn", "fastapi", "fastapi_app.py"),
+    Server("fastapi-def", "FastAPI+uvicorn, `def`", "fastapi", "fastapi_def_app.py", kinds=("http",),
+           scenarios=DEF_SCENARIOS),
     Server("fastrapi-0.2.11", "fastrapi 0.2.11 (PyPI)", "fastrapi", "fastrapi_pub_app.py"),
     # Ceilings.  The canned-response server answers every request with {"Hello":"World"}, so it
     # is only a like-for-like ceiling for the GET JSON hello scenario.
     Server("bare-http", "bare uvloop+httptools", "ours", "bare_http.py", kinds=("http",),
-           scenarios=("get-json", "get-cached")),
-    Server("bare-picows", "bare picows echo", "ours", "bare_picows.py", kinds=("ws",)),
+           scenarios=("get-json", "get-cached", "get-json-10k")),
+    # bare-picows echoes text frames unchecked; bare-picows-utf8 validates each text message as UTF-8 as
+    # RFC 6455 requires (as every framework here does): the like-for-like ceiling for text echo
+    Server("bare-picows", "bare picows echo (text unchecked)", "ours", "bare_picows.py", kinds=("ws",)),
+    Server("bare-picows-utf8", "bare picows echo, UTF-8 validated", "ours", "bare_picows.py", kinds=("ws",),
+           scenarios=("ws-16b-text", "ws-64k-text"), env={"BENCH_PICOWS_UTF8": "1"}),
 ]
 
 
 class Scenario:
     def __init__(self, name, title, kind, path, *, method="GET", body=None, expect=None,
                  lua=None, headers=None, conns=64, size=16, binary=False, payload=None, env=None, servers=None,
-                 expect_jsonl=None):
+                 expect_jsonl=None, latency=False, wrk_timeout=5):
         self.name, self.title, self.kind, self.path = name, title, kind, path
+        self.latency = latency        # a latency scenario: paced load (load/latency.py), percentiles reported
+        self.wrk_timeout = wrk_timeout  # seconds wrk waits for an answer before counting a timeout
         self.expect_jsonl = expect_jsonl  # (line count, first item) of a JSON Lines answer
         self.env = env or {}          # environment of the server process (the apps read it)
         self.servers = servers        # None: every server of its kind
@@ -102,6 +122,12 @@ def lua_body(path):
 
 USER = {"name": "Alice", "age": 30, "email": "alice@example.com"}
 ORDER_BODY = lua_body(LOAD / "post_orders.lua")
+ITEM_BODY = lua_body(LOAD / "post_items.lua")
+#: what POST /items answers: ItemOut (api_models.py), computed fields added, internal_note and owner_id left out
+ITEM_EXPECT = {"id": 1001, "name": "Widget", "price": 2.5, "quantity": 4, "total": 10.0, "tags": ["blue", "sale"],
+               "owner": "alice"}
+#: the servers that run the `def` variants beside ours and FastAPI
+DEF_VARIANTS = ("ours-def", "ours-inline", "fastapi-def")
 DEPS_EXPECT = {"user": "alice", "request_id": "req-42", "page": 3, "size": 25, "offset": 50,
                "db_open": True, "api_version": "v1"}
 #: the message of the typed/untyped WebSocket echo scenarios (compact JSON, fields in the model's order)
@@ -113,7 +139,7 @@ SCENARIOS = [
     # answers: this measures what the two cost per request, not compression.
     Scenario("get-json-cors-gzip", "GET /json hello, CORS + GZip middleware", "http", "/json",
              headers={"Origin": "https://example.com", "Accept-Encoding": "gzip"}, expect={"Hello": "World"},
-             env={"BENCH_MIDDLEWARE": "cors,gzip"}, servers=("ours", "fastapi")),
+             env={"BENCH_MIDDLEWARE": "cors,gzip"}, servers=("ours", "fastapi") + DEF_VARIANTS),
     # The same answer from a cache_resp=True route: computed once at startup, written from stored bytes by
     # the server's fast path (no Python code of the route per request). The bare server is its ceiling.
     Scenario("get-cached", "GET /cached hello, cache_resp=True", "http", "/cached", expect={"Hello": "World"},
@@ -138,7 +164,18 @@ SCENARIOS = [
     # 8 connections: at 64, FastAPI's streams take longer than wrk's 5 s timeout and none completes.
     Scenario("stream-jsonl1000", "GET /stream 1,000 items as JSON Lines, 8 conns", "http", "/stream",
              expect_jsonl=(1000, {"id": 0, "name": "item-0", "price": 0.0, "in_stock": False}),
-             servers=("ours", "fastapi"), conns=8),
+             servers=("ours", "fastapi") + DEF_VARIANTS, conns=8),
+    # A real handler: a pydantic body, an auth dependency reading a header (401 on a wrong key) and a
+    # response model other than the body's (drops a field, adds computed ones): what a fast /hello must
+    # also speed up.
+    Scenario("post-real", "POST /items body + auth dependency + response_model", "http", "/items",
+             method="POST", body=ITEM_BODY, headers={"X-API-Key": "key-alice"}, expect=ITEM_EXPECT,
+             lua=LOAD / "post_items.lua"),
+    # 10,000 concurrent keep-alive connections from one wrk thread (connecting them is part of the
+    # measured time); the report lists how many the server process held open. wrk's timeout is 30 s: at a
+    # few thousand req/s each connection waits seconds for its turn.
+    Scenario("get-json-10k", "GET /json hello, 10,000 connections", "http", "/json", expect={"Hello": "World"},
+             conns=10000, wrk_timeout=30, servers=("ours", "fastapi", "fastrapi-0.2.11", "bare-http")),
     Scenario("ws-16b-text", "WS echo 16 B text, 64 conns", "ws", "/ws", conns=64, size=16),
     Scenario("ws-64k-text", "WS echo 64 KiB text, 8 conns", "ws", "/ws", conns=8, size=65536),
     Scenario("ws-16b-binary", "WS echo 16 B binary, 64 conns", "ws", "/wsb", conns=64, size=16, binary=True),
@@ -148,22 +185,55 @@ SCENARIOS = [
              payload=WS_JSON, servers=("ours",)),
     Scenario("ws-json-typed", "WS echo JSON, typed (receive_model/send_model), 64 conns", "ws", "/ws-typed",
              payload=WS_JSON, servers=("ours",)),
+    # Latency at a fixed rate below saturation (load/latency.py: open loop, measured from each request's
+    # scheduled time); --lat-rate / --lat-ws-rate / --lat-conns set the load
+    Scenario("lat-get-json", "GET /json at a fixed rate", "http", "/json", expect={"Hello": "World"},
+             latency=True, conns=50, servers=("ours", "fastapi")),
+    Scenario("lat-ws-16b", "WS echo 16 B text at a fixed rate", "ws", "/ws", size=16, latency=True, conns=50,
+             servers=("ours", "fastapi")),
 ]
 
 # Ratio columns: (column title, numerator server, denominator server or {scenario: server})
 RATIOS = [
     ("ours/FastAPI", "ours", "fastapi"),
+    ("ours-def/FastAPI-def", "ours-def", "fastapi-def"),
+    ("ours-def/ours", "ours-def", "ours"),
+    ("ours-inline/ours", "ours-inline", "ours"),
     ("ours/fastrapi-0.2.11", "ours", "fastrapi-0.2.11"),
-    ("ours/bare", "ours", {"get-json": "bare-http", "get-cached": "bare-http", "ws-16b-text": "bare-picows",
-                           "ws-64k-text": "bare-picows", "ws-16b-binary": "bare-picows"}),
+    ("ours-inline/fastrapi-0.2.11", "ours-inline", "fastrapi-0.2.11"),
+    ("ours/bare", "ours", {"get-json": "bare-http", "get-cached": "bare-http", "get-json-10k": "bare-http",
+                           "ws-16b-text": "bare-picows", "ws-64k-text": "bare-picows",
+                           "ws-16b-binary": "bare-picows"}),
+    ("ours/bare-utf8", "ours", {"ws-16b-text": "bare-picows-utf8", "ws-64k-text": "bare-picows-utf8"}),
 ]
-# Targets from the issue: (scenario, numerator, denominator, minimum ratio)
+# Targets from the issue: (scenario, numerator, denominator, minimum ratio); scenario HTTP stands for
+# every HTTP throughput scenario of the run that both servers served
+HTTP = "every HTTP scenario"
 TARGETS = [
+    (HTTP, "ours-def", "ours", 0.75),
+    (HTTP, "ours-inline", "ours", 0.95),
+    ("get-json", "ours", "bare-http", 0.8),
+    (HTTP, "ours", "fastrapi-0.2.11", 4.0),
+    (HTTP, "ours-inline", "fastrapi-0.2.11", 4.0),
     ("ws-16b-text", "ours", "fastapi", 4.0),
-    ("ws-16b-text", "ours", "bare-picows", 0.75),
-    ("get-json", "ours", "fastrapi-0.2.11", 4.0),
-    ("get-json", "ours", "bare-http", 0.6),
+    ("ws-16b-text", "ours", "bare-picows", 0.9),
+    ("ws-64k-text", "ours", "bare-picows-utf8", 1.0),
 ]
+
+
+def expand_targets(scenarios, servers):
+    """TARGETS with HTTP spelled out: one (scenario, num, den, min) per scenario both servers ran."""
+    S = {s.name: s for s in SERVERS}
+    out = []
+    for scn, num, den, need in TARGETS:
+        if num not in servers or den not in servers:
+            continue
+        for sc in scenarios:
+            if sc.latency or (sc.name != scn and not (scn == HTTP and sc.kind == "http")):
+                continue
+            if S[num].serves(sc) and S[den].serves(sc):
+                out.append((sc.name, num, den, need))
+    return out
 
 # --------------------------------------------------------------------------------------------
 # Helpers
@@ -324,8 +394,26 @@ WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s*(\d+)")
 WRK_SOCKERR = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
-def run_wrk(port, sc, seconds, cpu, conns=64):
-    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", "5s"]
+def socket_fds(pid):
+    """How many sockets the process holds open (its connections, the listening socket...); None if gone."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    n = 0
+    for fd in fds:
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return n
+
+
+def run_wrk(port, sc, seconds, cpu, conns=64, watch_pid=None):
+    """wrk against the server; with watch_pid, the most sockets that process held open during the run
+    (sampled a few times: once connected, every connection is one socket of the server) is added as
+    'server_sockets'."""
+    cmd = ["wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--timeout", f"{sc.wrk_timeout}s"]
     if sc.lua:
         cmd += ["-s", str(sc.lua)]
     for k, v in sc.headers.items():
@@ -333,14 +421,28 @@ def run_wrk(port, sc, seconds, cpu, conns=64):
     cmd.append(f"http://127.0.0.1:{port}{sc.path}")
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu)] + cmd
+    wrk = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = None
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30).stdout
+        if watch_pid is not None:
+            # samples at 40 %, 70 % and 90 % of the run (reading 10,000 fd links takes a few ms)
+            t0 = time.monotonic()
+            for frac in (0.4, 0.7, 0.9):
+                time.sleep(max(0.0, t0 + frac * seconds - time.monotonic()))
+                n = socket_fds(watch_pid)
+                if n is not None:
+                    seen = max(seen or 0, n)
+        out = wrk.communicate(timeout=seconds + sc.wrk_timeout + 30)[0]
     except subprocess.TimeoutExpired:
+        wrk.kill()
+        wrk.communicate()
         return {"ok": False, "rate": 0.0, "error": "wrk did not finish in time"}
     m = WRK_RPS.search(out)
     if not m:
         return {"ok": False, "rate": 0.0, "error": "no result from wrk: " + out.strip()[-300:]}
     res = {"ok": True, "rate": float(m.group(1)), "error": None}
+    if watch_pid is not None:
+        res["server_sockets"] = seen
     total = int(WRK_TOTAL.search(out).group(1)) if WRK_TOTAL.search(out) else 0
     non2xx = int(WRK_NON2XX.search(out).group(1)) if WRK_NON2XX.search(out) else 0
     se = WRK_SOCKERR.search(out)
@@ -353,8 +455,12 @@ def run_wrk(port, sc, seconds, cpu, conns=64):
         problems.append("socket errors " + ", ".join(f"{k} {v}" for k, v in sockerr.items() if v))
     if total == 0:
         problems.append("no request completed")
+    if watch_pid is not None and (seen or 0) < conns:
+        # not an error of the run (wrk counts none), but what this scenario is about: say it
+        res["error"] = (f"the server process held at most {seen or 0:,} sockets of the {conns:,} connections "
+                        "wrk opened (sampled)")
     if problems:
-        res["error"] = "; ".join(problems)
+        res["error"] = "; ".join(problems + ([res["error"]] if res.get("error") else []))
         # a few read errors at the very end (connections cut at shutdown) are harmless
         res["ok"] = total > 0 and (non2xx + sum(sockerr.values())) <= max(10, total // 1000)
     return res
@@ -385,13 +491,41 @@ def run_ws_load(port, sc, seconds, warmup, cpu):
             "error": f"load client gave no result (exit {cp.returncode}): {cp.stderr.strip()[-300:]}"}
 
 
+def run_latency(port, sc, args, cpu):
+    """load/latency.py against the server: a paced (open-loop) load, latency percentiles."""
+    scheme = "ws" if sc.kind == "ws" else "http"
+    rate = args.lat_ws_rate if sc.kind == "ws" else args.lat_rate
+    cmd = [str(VENVS / "load" / "bin" / "python"), str(LOAD / "latency.py"), f"{scheme}://127.0.0.1:{port}{sc.path}",
+           "--rate", str(rate), "--conns", str(args.lat_conns or sc.conns),
+           "--duration", str(args.duration), "--warmup", str(args.warmup)]
+    if sc.kind == "ws":
+        cmd += ["--size", str(sc.size)]
+    else:
+        cmd += ["--expect", json.dumps(sc.expect)]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
+    limit = args.duration + args.warmup + 60
+    try:
+        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "rate": 0.0, "error": f"latency client did not finish in {limit:.0f} s"}
+    for line in reversed(cp.stdout.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                break
+    return {"ok": False, "rate": 0.0,
+            "error": f"latency client gave no result (exit {cp.returncode}): {cp.stderr.strip()[-300:]}"}
+
+
 def measure(server, sc, args, tag):
     """Start the server, probe, load, stop.  Returns a result dict with a 'status'."""
     res = {"server": server.name, "scenario": sc.name, "status": "failed", "rate": None}
     if not server.python.exists() or not (VENVS / server.venv / ".ok").exists():
         res["error"] = f"venv bench/.venvs/{server.venv} missing or incomplete: run bench/setup.sh"
         return res
-    if sc.kind == "ws" and not (VENVS / "load" / ".ok").exists():
+    if (sc.kind == "ws" or sc.latency) and not (VENVS / "load" / ".ok").exists():
         res["error"] = "venv bench/.venvs/load missing: run bench/setup.sh"
         return res
     if args.idle_wait > 0:
@@ -401,7 +535,8 @@ def measure(server, sc, args, tag):
     port = free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     logpath = LOGS / f"{server.name}-{sc.name}{tag}.log"
-    proc = Proc([str(server.python), str(APPS / server.script), str(port)], logpath, args.server_cpu, sc.env)
+    proc = Proc([str(server.python), str(APPS / server.script), str(port)], logpath, args.server_cpu,
+                {**server.env, **sc.env})
     try:
         err = wait_listening(proc, port, args.start_timeout)
         if err:
@@ -419,11 +554,14 @@ def measure(server, sc, args, tag):
                 res["error"] = err
                 res["log_tail"] = tail(logpath)
                 return res
-            if args.warmup > 0:
+            if args.warmup > 0 and not sc.latency:
                 run_wrk(port, sc, args.warmup, args.client_cpu, sc.conns)
         t0, c0, s0, m0 = time.monotonic(), children_cpu(), cpu_ticks(proc.pid), machine_ticks()[0]
-        if sc.kind == "http":
-            load = run_wrk(port, sc, args.duration, args.client_cpu, sc.conns)
+        if sc.latency:
+            load = run_latency(port, sc, args, args.client_cpu)
+        elif sc.kind == "http":
+            load = run_wrk(port, sc, args.duration, args.client_cpu, sc.conns,
+                           watch_pid=proc.pid if sc.conns >= 1000 else None)
         else:
             load = run_ws_load(port, sc, args.duration, args.warmup, args.client_cpu)
         wall, s1, m1 = time.monotonic() - t0, cpu_ticks(proc.pid), machine_ticks()[0]
@@ -528,6 +666,74 @@ def environment():
     return info
 
 
+def fmt_us(v):
+    if v is None:
+        return "-"
+    return f"{v / 1000:.2f} ms" if v >= 1000 else f"{v:.0f} µs"
+
+
+def render_latency(results, scenarios, servers, args):
+    """The latency scenarios: one row per server, percentiles from the scheduled send time."""
+    S = {s.name: s for s in SERVERS}
+    rows = []
+    for sc in scenarios:
+        if not sc.latency:
+            continue
+        for s in servers:
+            r = results.get((s, sc.name))
+            if not S[s].serves(sc) or r is None:
+                continue
+            ld = r.get("load") or {}
+            if r["status"] != "ok" and not ld.get("p50_us"):
+                rows.append(f"| {sc.title} | {S[s].label} | {ld.get('offered_rate', '-')} | {fmt_rate(r)} |"
+                            " - | - | - | - | - | - |")
+                continue
+            rows.append(
+                f"| {sc.title} | {S[s].label} | {ld.get('offered_rate', 0):,.0f} | {fmt_rate(r)} | "
+                + " | ".join(fmt_us(ld.get(k)) for k in ("p50_us", "p90_us", "p99_us", "p999_us", "max_us"))
+                + f" | {fmt_us(ld.get('send_lag_p99_us'))}, {ld.get('queued', 0)} queued |")
+    if not rows:
+        return []
+    return ["", "## Latency at a fixed rate", "",
+            f"`load/latency.py`: requests (messages) scheduled at a fixed rate over {args.lat_conns or 50} "
+            "keep-alive connections (open loop), each sent on an idle connection or queued until one is; latency "
+            "from the *scheduled* time to the checked answer, so a stall counts against every request it delays. "
+            "The last column is the load client's own lateness (p99 of send time - scheduled time) and how many "
+            "requests found no idle connection: large values there mean the client or the offered rate, "
+            "not the server, set the latency.", "",
+            "| scenario | server | offered/s | answered/s | p50 | p90 | p99 | p99.9 | max | client lag p99, queued |",
+            "|---|---|---|---|---|---|---|---|---|---|"] + rows
+
+
+def render_many_conns(results, scenarios, servers):
+    """The scenarios with thousands of connections: how many the server process held open."""
+    S = {s.name: s for s in SERVERS}
+    rows = []
+    for sc in scenarios:
+        if sc.latency or sc.kind != "http" or sc.conns < 1000:
+            continue
+        for s in servers:
+            r = results.get((s, sc.name))
+            if not S[s].serves(sc) or r is None:
+                continue
+            ld = r.get("load") or {}
+            errs = dict(ld.get("socket_errors") or {})
+            if ld.get("non2xx"):
+                errs["non-2xx"] = ld["non2xx"]
+            err = ", ".join(f"{k} {v:,}" for k, v in errs.items() if v) or "none"
+            seen = ld.get("server_sockets")
+            rows.append(f"| {sc.title} | {S[s].label} | {fmt_rate(r)} | {ld.get('requests', 0):,} | {err} | "
+                        f"{'-' if seen is None else f'{seen:,}'} |")
+    if not rows:
+        return []
+    return ["", "## Many connections", "",
+            "wrk opens every connection at its start (part of the measured time) and keeps each alive; "
+            "'sockets' is the most sockets the server process held open at three samples during the run "
+            "(its connections plus the listening socket and a few of its own).", "",
+            "| scenario | server | req/s | requests | errors (wrk) | sockets in the server |",
+            "|---|---|---|---|---|---|"] + rows
+
+
 def render(results, scenarios, servers, args, env, started_load, elapsed):
     S = {s.name: s for s in SERVERS}
     cols = [s for s in servers]
@@ -539,8 +745,9 @@ def render(results, scenarios, servers, args, env, started_load, elapsed):
         f"(+{args.warmup:g} s warmup) · repeat {args.repeat} (median) · git {env.get('git') or 'none'} · "
         f"load average at start {started_load}",
         "",
-        "HTTP: `wrk -t1 -c64`; WebSocket: picows client, one message in flight per connection. "
-        "Rates in requests/s (HTTP) or echoed messages/s (WebSocket). "
+        "HTTP: `wrk -t1 -c64` (other connection counts where the scenario says); WebSocket: picows client, "
+        "one message in flight per connection. Rates in requests/s (HTTP) or echoed messages/s (WebSocket). "
+        "`def` columns: the same routes with every handler and dependency a plain `def`. "
         "`~` marks a rate measured while other processes were using the machine; `(!)` one with errors.",
         "",
     ]
@@ -550,6 +757,8 @@ def render(results, scenarios, servers, args, env, started_load, elapsed):
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for sc in scenarios:
+        if sc.latency:
+            continue
         row = [sc.title]
         for s in cols:
             row.append(fmt_rate(results.get((s, sc.name))) if S[s].serves(sc) else "")
@@ -558,11 +767,11 @@ def render(results, scenarios, servers, args, env, started_load, elapsed):
             r = ratio(results, sc.name, num, d) if d else None
             row.append(f"{r:.2f}x" if r is not None else "")
         lines.append("| " + " | ".join(row) + " |")
+    lines += render_latency(results, scenarios, servers, args)
+    lines += render_many_conns(results, scenarios, servers)
     lines += ["", "## Targets (ratios measured in this run)", "",
               "| scenario | ratio | target | measured | verdict |", "|---|---|---|---|---|"]
-    for scn, num, den, need in TARGETS:
-        if scn not in {s.name for s in scenarios} or num not in servers or den not in servers:
-            continue
+    for scn, num, den, need in expand_targets(scenarios, servers):
         r = ratio(results, scn, num, den)
         verdict = "n/a" if r is None else ("PASS" if r >= need else "FAIL")
         lines.append(f"| {scn} | {num} / {den} | >= {need:g}x | "
@@ -597,10 +806,13 @@ def render(results, scenarios, servers, args, env, started_load, elapsed):
 
 
 def combine(runs):
-    """Median over repeats of the ok runs; the first failure when none was ok."""
+    """Median over repeats of the ok runs; the first failure when none was ok.  Latency runs: the run
+    with the median p99."""
     ok = [r for r in runs if r["status"] == "ok"]
     if not ok:
         return runs[0]
+    if (ok[0].get("load") or {}).get("p99_us") is not None:
+        ok.sort(key=lambda r: r["load"]["p99_us"])
     best = dict(ok[len(ok) // 2])
     best["rate"] = statistics.median(r["rate"] for r in ok)
     best["runs"] = [r["rate"] for r in runs if r["status"] == "ok"]
@@ -635,6 +847,12 @@ def main():
     ap.add_argument("--no-setup", action="store_true",
                     help="do not run bench/setup.sh first (it builds missing venvs, reuses the others "
                          "and refreshes the editable install of this repository)")
+    ap.add_argument("--lat-rate", type=float, default=1000.0,
+                    help="lat-get-json: requests per second offered (default 1000: well below what FastAPI + "
+                         "uvicorn sustains, about 5k/s on a fast machine and 1.5k/s on a slow one)")
+    ap.add_argument("--lat-ws-rate", type=float, default=1000.0,
+                    help="lat-ws-16b: messages per second offered (default 1000)")
+    ap.add_argument("--lat-conns", type=int, default=50, help="connections of the latency scenarios (default 50)")
     ap.add_argument("--out", default=str(RESULTS / "latest"), help="output path without extension")
     args = ap.parse_args()
     if args.quick:
@@ -676,6 +894,18 @@ def main():
             subprocess.run(["bash", str(BENCH / "setup.sh"), *needed], timeout=1800)
         except subprocess.TimeoutExpired:
             log("setup.sh did not finish in 30 min; going on with what is there")
+    # get-json-10k: 10,000 connections need more than 10,000 descriptors in the server and in wrk (both
+    # inherit this process's limit)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    need = max((sc.conns for sc in scenarios if sc.kind == "http"), default=0) + 100
+    if hard < need:
+        log(f"warning: RLIMIT_NOFILE hard limit is {hard}, {need} needed for {need - 100} connections "
+            "(raise it: ulimit -Hn)")
+    if any(sc.latency for sc in scenarios):
+        log(f"latency scenarios: {args.lat_rate:g} req/s (HTTP), {args.lat_ws_rate:g} msg/s (WebSocket) over "
+            f"{args.lat_conns} connections")
     env = environment()
     load0 = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     pairs = [(sc, S[s]) for sc in scenarios for s in servers if S[s].serves(sc)]
@@ -709,16 +939,18 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(md)
     payload = {"environment": env, "load_average_at_start": load0,
-               "settings": {k: getattr(args, k) for k in ("duration", "warmup", "repeat", "server_cpu", "client_cpu")},
+               "settings": {k: getattr(args, k) for k in ("duration", "warmup", "repeat", "server_cpu", "client_cpu",
+                                                          "lat_rate", "lat_ws_rate", "lat_conns")},
                "scenarios": {sc.name: {"title": sc.title, "kind": sc.kind, "path": sc.path, "unit": sc.unit,
-                                       "conns": sc.conns if sc.kind == "ws" else 64,
+                                       "conns": sc.conns, "latency": sc.latency,
                                        "size": sc.size if sc.kind == "ws" else None} for sc in scenarios},
                "results": [dict(v) for v in results.values()],
                "ratios": {f"{sc.name}:{num}/{d}": ratio(results, sc.name, num, d)
                           for sc in scenarios for _, num, den in RATIOS
                           for d in [den.get(sc.name) if isinstance(den, dict) else den] if d},
                "targets": [{"scenario": scn, "num": num, "den": den, "min": need,
-                            "ratio": ratio(results, scn, num, den)} for scn, num, den, need in TARGETS]}
+                            "ratio": ratio(results, scn, num, den)}
+                           for scn, num, den, need in expand_targets(scenarios, servers)]}
     out.with_suffix(".json").write_text(json.dumps(payload, indent=2) + "\n")
     print(md)
     log(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
