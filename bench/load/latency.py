@@ -16,8 +16,8 @@ Prints one JSON object: {"ok", "offered_rate", "rate", "count", "p50_us", "p90_u
 "p999_us", "max_us", "send_lag_p99_us", "queued", "max_queue", "error", ...}.  Everything is bounded:
 connecting, the run, the drain (--drain seconds for answers still due), and a hard deadline.
 
-    python latency.py http://127.0.0.1:8000/json --rate 2000 --conns 50 --expect '{"Hello":"World"}'
-    python latency.py ws://127.0.0.1:8000/ws --rate 2000 --conns 50 --size 16
+    python latency.py http://127.0.0.1:8000/json --rate 1000 --conns 50 --expect '{"Hello":"World"}'
+    python latency.py ws://127.0.0.1:8000/ws --rate 1000 --conns 50 --size 16
 """
 from __future__ import annotations
 
@@ -333,7 +333,7 @@ async def main_async(args) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("url", help="http://host:port/path (GET) or ws://host:port/path (text echo)")
-    ap.add_argument("--rate", type=float, default=2000.0, help="requests (messages) per second, default 2000")
+    ap.add_argument("--rate", type=float, default=1000.0, help="requests (messages) per second, default 1000")
     ap.add_argument("--conns", type=int, default=50, help="connections, default 50")
     ap.add_argument("--duration", type=float, default=10.0, help="measured seconds, default 10")
     ap.add_argument("--warmup", type=float, default=2.0, help="paced seconds before measuring, default 2")
