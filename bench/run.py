@@ -923,8 +923,8 @@ def main():
     env = environment()
     load0 = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     pairs = [(sc, S[s]) for sc in scenarios for s in servers if S[s].serves(sc)]
-    per = args.duration + args.warmup + 3
-    log(f"{len(pairs)} measurements x {args.repeat}, about {len(pairs) * args.repeat * per / 60:.1f} min")
+    total = sum(max(args.duration, sc.min_duration) + (0 if sc.min_duration else args.warmup) + 3 for sc, _ in pairs)
+    log(f"{len(pairs)} measurements x {args.repeat}, about {total * args.repeat / 60:.1f} min")
     t_start = time.monotonic()
     runs: dict[tuple[str, str], list] = {}
     for rep in range(args.repeat):
