@@ -205,6 +205,91 @@ async def _run_in_anyio_thread(func: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(func)
 
 
+class ReadAhead:
+    """The items of a blocking ``step()`` (a sync generator's ``next``), taken in the thread pool ahead of
+    the consumer: one trip to the pool takes up to ``window`` items, each handed to the loop as soon as it
+    is made (one loop wake-up for all items ready), instead of one trip per item.
+
+    Nothing is held back: an item goes to the consumer at once, however long the next ``step()`` blocks.
+    At most ``window`` items wait unconsumed: then the worker returns to the pool, and the next trip starts
+    when the consumer has taken half of them (a slow client stops the generator, as one trip per item
+    would). ``step()`` returns ``end`` when there are no more items; an exception it raises is the
+    consumer's. ``stop()`` (the consumer is gone) ends the trip after the step in progress.
+    """
+
+    __slots__ = ("loop", "step", "end", "window", "items", "waiter", "running", "stopped", "finished",
+                 "wake_pending")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, step: Callable[[], Any], end: Any, window: int = 16) -> None:
+        self.loop = loop
+        self.step = step
+        self.end = end
+        self.window = window
+        #: (ok, item or exception): appended by the worker, taken by the loop
+        self.items: deque[tuple[bool, Any]] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.running = False  # a trip is in the pool (set and cleared on the loop)
+        self.stopped = False
+        self.finished = False  # ``end`` or an exception has been taken
+        self.wake_pending = False
+
+    async def next(self) -> Any:
+        """The next item, ``end`` after the last one; raises what ``step()`` raised."""
+        items = self.items
+        while not items:
+            if self.finished:
+                return self.end
+            if not self.running:
+                self._start()
+            waiter = self.waiter = self.loop.create_future()
+            await waiter
+        ok, item = items.popleft()
+        if not ok:
+            self.finished = True
+            raise item
+        if item is self.end:
+            self.finished = True
+        elif not self.running and len(items) <= self.window // 2:
+            self._start()
+        return item
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def _start(self) -> None:
+        self.running = True
+        _pool.submit_call(self.loop, self._trip, self._tripped)
+
+    def _trip(self) -> None:
+        """In a worker: take items until the window is full, the end, an error, or ``stop()``."""
+        items = self.items
+        step = self.step
+        end = self.end
+        for _ in range(self.window):
+            if self.stopped:
+                return
+            try:
+                entry = (True, step())
+            except BaseException as exc:  # the consumer's
+                entry = (False, exc)
+            items.append(entry)
+            if not self.wake_pending:
+                self.wake_pending = True
+                self.loop.call_soon_threadsafe(self._wake)
+            if not entry[0] or entry[1] is end or len(items) >= self.window:
+                return
+
+    def _wake(self) -> None:
+        self.wake_pending = False
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _tripped(self, result: Any, error: BaseException | None) -> None:
+        self.running = False
+        self._wake()  # a consumer waiting on an empty buffer starts the next trip
+
+
 async def iterate_in_threadpool(iterator: Iterable[T]) -> AsyncIterator[T]:
     """A sync iterator driven from the thread pool, as an async iterator (Starlette's)."""
     iterator = iter(iterator)

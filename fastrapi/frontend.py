@@ -180,6 +180,7 @@ class FrontendRoute:
     call_inline = None
     call_fast = None
     call_threaded = None
+    serialize = None
 
     def __init__(self, path: str, files: FrontendFiles, dependencies: Sequence[Any] = ()) -> None:
         self.path = path
@@ -214,6 +215,7 @@ class _Bound:
     call_inline = None
     call_fast = None
     call_threaded = None
+    serialize = None
     stored = None
 
     def __init__(self, route: FrontendRoute, rest: str) -> None:

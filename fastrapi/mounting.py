@@ -101,6 +101,7 @@ class Mount(BaseRoute):
     call_inline = None
     call_fast = None
     call_threaded = None
+    serialize = None
     stored = None
     include_in_schema = False
 

@@ -1,6 +1,8 @@
 """Response classes (Starlette/FastAPI names): the status, headers and body a handler answers with."""
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import http.cookies
 import os
@@ -309,15 +311,32 @@ class StreamingResponse(Response):
 
 
 async def _iterate_in_threadpool(iterator: Any) -> Any:
-    """Drive a sync iterator from the thread pool, so a blocking generator doesn't stall the loop."""
-    from .concurrency import run_in_threadpool
+    """Drive a sync iterator from the thread pool, so a blocking generator doesn't stall the loop (read ahead
+    by a few items per trip to the pool, each passed on as soon as it is made: ``concurrency.ReadAhead``)."""
+    import asyncio
+
+    from .concurrency import ReadAhead
 
     done = object()
-    while True:
-        item = await run_in_threadpool(next, iterator, done)
-        if item is done:
-            return
-        yield item
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:  # not on asyncio (ASGI under trio): one trip to anyio's threads per item
+        from .concurrency import run_in_threadpool
+
+        while True:
+            item = await run_in_threadpool(next, iterator, done)
+            if item is done:
+                return
+            yield item
+    reader = ReadAhead(loop, functools.partial(next, iterator, done), done)
+    try:
+        while True:
+            item = await reader.next()
+            if item is done:
+                return
+            yield item
+    finally:
+        reader.stop()
 
 
 class MalformedRangeHeader(Exception):

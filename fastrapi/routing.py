@@ -1262,6 +1262,7 @@ class _SlashRedirect:
 
     call_fast = None
     call_threaded = None
+    serialize = None
     stored = None
     call_inline = staticmethod(_redirect_with_slash)
 

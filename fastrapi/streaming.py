@@ -25,7 +25,7 @@ from typing import Any, AsyncIterator, Callable, Iterator
 
 from pydantic import TypeAdapter
 
-from .concurrency import run_in_threadpool
+from .concurrency import ReadAhead, run_in_threadpool
 from .datastructures import DefaultPlaceholder
 from .exceptions import ResponseValidationError
 from . import sse
@@ -178,8 +178,9 @@ _DONE = object()
 
 
 async def iterate_sync(gen: Iterator[Any], encode: Callable[[Any], Any] | None) -> AsyncIterator[Any]:
-    """The items of a sync generator, each taken (and encoded) in the thread pool, so that a generator
-    that blocks does not stall the loop. Stopped early, the generator is closed in the pool once the step
+    """The items of a sync generator, taken (and encoded) in the thread pool, so that a generator that
+    blocks does not stall the loop; read ahead by up to 16 items per trip to the pool (``ReadAhead``), each
+    item passed on as soon as it is made. Stopped early, the generator is closed in the pool once the step
     in progress (if any) is over, so its ``finally`` runs."""
     lock = threading.Lock()
 
@@ -192,12 +193,22 @@ async def iterate_sync(gen: Iterator[Any], encode: Callable[[Any], Any] | None) 
             return item if encode is None else encode(item)
 
     try:
+        reader: Any = ReadAhead(asyncio.get_running_loop(), step, _DONE)
+        take = reader.next
+    except RuntimeError:  # not on asyncio (ASGI under trio): one trip to anyio's threads per item
+        reader = None
+
+        async def take() -> Any:
+            return await run_in_threadpool(step)
+    try:
         while True:
-            chunk = await run_in_threadpool(step)
+            chunk = await take()
             if chunk is _DONE:
                 return
             yield chunk
     finally:
+        if reader is not None:
+            reader.stop()
         if getattr(gen, "gi_frame", None) is not None:  # not finished: suspended, or still in a step
             _close_later(gen, lock)
 

@@ -190,3 +190,83 @@ def test_run_in_threadpool_keeps_the_callers_context():
         return await run_in_threadpool(request_var.get)
 
     assert asyncio.run(main()) == "caller"
+
+
+# --- sync generators: read ahead in the pool, each item passed on at once, a bounded window -----------
+
+stream_app = FastrAPI()
+second_item = threading.Event()
+produced = {"n": 0, "closed": False}
+
+
+@stream_app.get("/two")
+def two_items():
+    from fastrapi.responses import StreamingResponse
+
+    def gen():
+        yield b"first\n"
+        second_item.wait(5)  # blocks until the client has seen the first item
+        yield b"second\n"
+
+    return StreamingResponse(gen(), media_type="text/plain")
+
+
+@stream_app.get("/rows")
+def rows():
+    """A ``def`` generator path operation (JSON Lines) of many rows: all of them, in order."""
+    for i in range(3000):
+        yield {"i": i}
+
+
+@stream_app.get("/endless")
+def endless():
+    from fastrapi.responses import StreamingResponse
+
+    def gen():
+        try:
+            while True:
+                produced["n"] += 1
+                yield b"x" * 262144
+        finally:
+            produced["closed"] = True
+
+    return StreamingResponse(gen(), media_type="application/octet-stream")
+
+
+def test_an_item_is_sent_before_the_generator_makes_the_next(serve):
+    srv = serve(stream_app)
+    second_item.clear()
+    with httpx.Client(base_url=srv.url, timeout=5) as c:
+        with c.stream("GET", "/two") as r:
+            lines = r.iter_lines()
+            assert next(lines) == "first"  # would time out if the read-ahead held it back
+            second_item.set()
+            assert next(lines) == "second"
+
+
+def test_a_def_generator_path_operation_streams_every_row_in_order(serve):
+    srv = serve(stream_app)
+    with httpx.Client(base_url=srv.url, timeout=20) as c:
+        r = c.get("/rows")
+    assert r.headers["content-type"] == "application/jsonl"
+    assert [int(line[5:-1]) for line in r.text.splitlines()] == list(range(3000))
+
+
+def test_a_client_that_does_not_read_stops_the_generator(serve):
+    """Read-ahead is bounded: with a client that reads nothing, the generator stops after the socket buffers
+    and a window of items are full; it is closed when the client goes."""
+    srv = serve(stream_app)
+    produced.update(n=0, closed=False)
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(b"GET /endless HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(1.5)
+    first = produced["n"]
+    time.sleep(1.0)
+    assert produced["n"] == first, "the generator kept running for a client that reads nothing"
+    assert first < 120, f"{first} items of 256 KiB made for a client that reads nothing"
+    s.close()
+    deadline = time.monotonic() + 5
+    while not produced["closed"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert produced["closed"], "the generator was not closed after the client left"

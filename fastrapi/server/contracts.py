@@ -25,8 +25,9 @@ class RouteContract(Protocol):
     #: for a plain ``def`` handler run in the thread pool: ``call_threaded(request, done)`` solves the parameters
     #: (raising a validation error at once) and later calls ``done(result, error)`` on the loop (else None)
     call_threaded: Callable[[Any, Callable[[Any, BaseException | None], None]], None] | None
-    #: the handler's result -> a Response, or JSON bytes for a 200 (what ``call_threaded``'s result goes through)
-    serialize: Callable[[Any], Any]
+    #: the handler's result -> a Response, or JSON bytes for a 200 (what ``call_threaded``'s result goes through;
+    #: None for routes without ``call_threaded``)
+    serialize: Callable[[Any], Any] | None
     #: a ``cache_resp=True`` route's stored response once computed (``head``: status line and headers with
     #: content-length, ``body``), written by the fast path with the current date; else None
     stored: Any
