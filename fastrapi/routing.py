@@ -1,4 +1,5 @@
-"""Routes and the router: static paths in one dict lookup, templated paths as compiled regexes.
+"""Routes and the router: static paths in one dict lookup, templated paths as compiled regexes found
+through a segment tree (``fastrapi.route_index``) once an app has more than a few.
 
 Each route builds its ``handle`` coroutine function once, at registration: a handler with no parameters
 and a plain return runs ``await endpoint()`` plus one ``orjson.dumps`` and nothing else per request.
@@ -31,6 +32,7 @@ from .background import chain
 from .frontend import FrontendFiles, join_paths, normalize_path, resolve_check_dir
 from .jsoncodec import ensure_finite
 from .requests import Request, made_from_scope
+from .route_index import REST, WILD, SegmentIndex
 from .responses import (JSONResponse, RedirectResponse, Response, StreamingResponse, encoded_json_response,
                         finalize_response)
 from .streaming import build_stream_serializer, close_on_abort, stream_kind, stream_response_model
@@ -67,6 +69,32 @@ def compile_path(path: str) -> tuple[re.Pattern[str] | None, dict[str, Callable[
         idx = m.end()
     pattern += re.escape(path[idx:]) + "$"
     return re.compile(pattern), convertors
+
+
+#: convertors whose value never holds "/": a segment with only these matches exactly one segment of a path
+_ONE_SEGMENT = frozenset({"str", "int", "float", "uuid"})
+
+
+def _index_keys(route: Any) -> list[Any] | None:
+    """Where ``SegmentIndex`` files a route: its path's segments, a parameter segment as ``WILD``, from a
+    segment with a ``{p:path}`` (a mount's rest) on as ``REST``. None for a route with its own matcher."""
+    if getattr(route, "is_mount", False):
+        template = route.path + "/{path:path}"
+    elif getattr(type(route), "matches", None) is APIRoute.matches:
+        template = route.path
+    else:
+        return None
+    keys: list[Any] = []
+    for segment in template.split("/"):
+        kinds = [m.group(2) or "str" for m in _PARAM_RE.finditer(segment)]
+        if not kinds:
+            keys.append(segment)
+        elif all(kind in _ONE_SEGMENT for kind in kinds):
+            keys.append(WILD)
+        else:
+            keys.append(REST)
+            break
+    return keys
 
 
 def _to_json(result: Any) -> bytes:
@@ -1277,9 +1305,18 @@ _SLASH_REDIRECT: Any = _SlashRedirect()
 class Router:
     """Finds the route for a method and path: one dict lookup for static paths, regexes otherwise.
 
+    Templated routes (and mounts, and static paths an earlier templated route also matches) are tried in
+    declaration order, the first whose path and method match wins (Starlette's rule). Past ``index_min`` of
+    them, only the candidates a segment tree gives for the path are tried, still in declaration order, so
+    the cost of a match does not grow with the number of routes.
+
     When nothing matches, the path is tried again without the app's ``root_path``, then (``redirect_slashes``)
     with its trailing slash added or removed; only this miss path pays for either.
     """
+
+    #: from this many templated routes on, a ``SegmentIndex`` picks the candidates (fewer: all are tried;
+    #: trying a regex costs about what a walk of the tree does, see bench/routes.py)
+    index_min = 8
 
     def __init__(self, redirect_slashes: bool = True, root_path: str = "") -> None:
         self.routes: list[BaseRoute] = []
@@ -1289,7 +1326,9 @@ class Router:
         self.fast: dict[bytes, dict[bytes, APIRoute]] = {}
         self._ws_static: dict[str, WebSocketRoute] = {}
         self._ws_dynamic: list[WebSocketRoute] = []
-        self._mounts: list[Any] = []
+        #: the segment trees over ``_dynamic`` / ``_ws_dynamic`` (None while they are short)
+        self._index: SegmentIndex | None = None
+        self._ws_index: SegmentIndex | None = None
         #: ``app.frontend(...)`` routes (``fastrapi.frontend``): tried last, when nothing else takes a path
         self.frontends: list[Any] = []
         self.redirect_slashes = redirect_slashes
@@ -1299,23 +1338,23 @@ class Router:
         #: the route for requests no other route takes (``app.fallback``); None: 404 / 405 answers
         self.fallback: APIRoute | None = None
 
-    def add_route(self, route: BaseRoute) -> None:
+    def add_route(self, route: BaseRoute, shadowable: bool = True) -> None:
+        """Add a route after those declared so far. ``shadowable=False``: a static route the framework adds
+        late (the AsyncAPI pages) is looked up before the app's templated routes, as if declared first."""
         self.routes.append(route)
         if getattr(route, "is_mount", False):  # after every route declared so far, before every later one
-            self._mounts.append(route)
-            self._dynamic.append(route)  # type: ignore[arg-type]
-            self._ws_dynamic.append(route)  # type: ignore[arg-type]
+            self._add_dynamic(route)
+            self._add_ws_dynamic(route)
             return
-        # A static path under an earlier mount is matched after it, in order, as templated paths are.
-        shadowed = route.regex is None and any(m.matches(route.path) is not None for m in self._mounts)
         if isinstance(route, WebSocketRoute):
-            if route.regex is None and not shadowed:
+            # A static path an earlier mount or templated route also matches is matched after it, in order.
+            if route.regex is None and not (shadowable and self._ws_matched(route.path)):
                 self._ws_static.setdefault(route.path, route)
             else:
-                self._ws_dynamic.append(route)
+                self._add_ws_dynamic(route)
             return
         assert isinstance(route, APIRoute)
-        if route.regex is None and not shadowed:
+        if route.regex is None and not (shadowable and self._matched(route.path)):
             by_method = self.static.setdefault(route.path, {})
             for m in route.methods:
                 current = by_method.get(m)
@@ -1323,7 +1362,38 @@ class Router:
                     by_method[m] = route
             self._index_fast(route.path)
         else:
-            self._dynamic.append(route)
+            self._add_dynamic(route)
+
+    def _add_dynamic(self, route: Any) -> None:
+        self._dynamic.append(route)
+        if self._index is not None:
+            self._index.add(route, _index_keys(route))
+        elif len(self._dynamic) >= self.index_min:
+            self._index = self._build_index(self._dynamic)
+
+    def _add_ws_dynamic(self, route: Any) -> None:
+        self._ws_dynamic.append(route)
+        if self._ws_index is not None:
+            self._ws_index.add(route, _index_keys(route))
+        elif len(self._ws_dynamic) >= self.index_min:
+            self._ws_index = self._build_index(self._ws_dynamic)
+
+    @staticmethod
+    def _build_index(routes: list[Any]) -> SegmentIndex:
+        index = SegmentIndex()
+        for route in routes:
+            index.add(route, _index_keys(route))
+        return index
+
+    def _matched(self, path: str) -> bool:
+        """Whether a templated route (or mount) declared so far takes ``path``, whatever the method."""
+        index = self._index
+        return any(r.matches(path) is not None for r in (self._dynamic if index is None else index.candidates(path)))
+
+    def _ws_matched(self, path: str) -> bool:
+        index = self._ws_index
+        return any(r.matches(path) is not None
+                   for r in (self._ws_dynamic if index is None else index.candidates(path)))
 
     def _index_fast(self, path: str) -> None:
         """(Re)build the raw-bytes index of ``path`` from the static table: only fast-path routes."""
@@ -1356,7 +1426,8 @@ class Router:
         else:
             allowed = []
         fallback: tuple[APIRoute, dict[str, Any]] | None = None
-        for route in self._dynamic:
+        index = self._index
+        for route in self._dynamic if index is None else index.candidates(path):
             params = route.matches(path)
             if params is None:
                 continue
@@ -1394,7 +1465,7 @@ class Router:
                     return found
         if self.redirect_slashes and route_path != "/":
             other = route_path.rstrip("/") if route_path.endswith("/") else route_path + "/"
-            if other in self.static or any(r.matches(other) is not None for r in self._dynamic):
+            if other in self.static or self._matched(other):
                 return _SLASH_REDIRECT, {}, None
         if self.frontends:
             return self._frontend(route_path)
@@ -1419,7 +1490,8 @@ class Router:
         route = self._ws_static.get(path)
         if route is not None:
             return route, {}
-        for route in self._ws_dynamic:
+        index = self._ws_index
+        for route in self._ws_dynamic if index is None else index.candidates(path):
             params = route.matches(path)
             if params is not None:
                 return route.resolve_websocket(path, params) if route.is_mount else (route, params)
@@ -1429,7 +1501,7 @@ class Router:
             route = self._ws_static.get(path)
             if route is not None:
                 return route, {}
-            for route in self._ws_dynamic:
+            for route in self._ws_dynamic if index is None else index.candidates(path):
                 params = route.matches(path)
                 if params is not None:
                     return route.resolve_websocket(path, params) if route.is_mount else (route, params)

@@ -115,7 +115,7 @@ class AsyncAPIMixin:
         from ..routing import APIRoute
 
         def add(path: str, endpoint: Any) -> None:
-            self.router.add_route(APIRoute(path, endpoint, ["GET"], include_in_schema=False))
+            self.router.add_route(APIRoute(path, endpoint, ["GET"], include_in_schema=False), shadowable=False)
 
         async def asyncapi_json(req: Request) -> Response:
             if not self.has_websocket_routes():
