@@ -150,6 +150,10 @@ SCENARIOS = [
     Scenario("get-json-metrics", "GET /json hello, Prometheus metrics (Instrumentator)", "http", "/json",
              expect={"Hello": "World"}, env={"BENCH_METRICS": "1"}, servers=("ours",)),
     Scenario("get-path", "GET /items/{item_id} path param", "http", "/items/42", expect={"item_id": 42}),
+    # The last of 1,000 templated routes /res{i}/{x}, registered only in this scenario's servers (BENCH_ROUTES):
+    # what finding a route costs in a large app (a router trying every route in order pays for 999 misses)
+    Scenario("get-route1000", "GET /res999/abc, the last of 1,000 templated routes", "http", "/res999/abc",
+             expect={"i": 999, "x": "abc"}, env={"BENCH_ROUTES": "1000"}),
     Scenario("get-query", "GET /search?q=&limit= query params", "http", "/search?q=fastrapi&limit=5",
              expect={"q": "fastrapi", "limit": 5}),
     Scenario("post-pydantic", "POST /users pydantic body", "http", "/users", method="POST",

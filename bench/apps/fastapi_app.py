@@ -140,6 +140,19 @@ if os.environ.get("BENCH_MIDDLEWARE"):
     app.add_middleware(CORSMiddleware, allow_origins=["*"])
 
 
+# --- the get-route1000 scenario: 1,000 templated routes /res{i}/{x} after the others (BENCH_ROUTES set by
+# bench/run.py for that scenario only; every other scenario runs without them) ---------------------------------
+def _res_route(i: int):
+    async def res(x: str):
+        return {"i": i, "x": x}
+
+    return res
+
+
+for _i in range(int(os.environ.get("BENCH_ROUTES") or 0)):
+    app.get(f"/res{_i}/{{x}}")(_res_route(_i))
+
+
 if __name__ == "__main__":
     # uvicorn's defaults with [standard]: loop=uvloop, http=httptools, and for ws "auto", which in
     # recent uvicorn is the websockets *sans-I/O* implementation (older releases used the legacy

@@ -3,6 +3,8 @@ routes with FastAPI-style decorators, pydantic body models, app.serve(host, port
 HTTP handlers are plain `def` as in its README: in 0.2.11 an `async def` HTTP handler answers 500
 ("RuntimeError: no running event loop", coroutine never awaited).
 Its WebSocket object has accept/receive_text/send_text/receive_bytes/send_bytes (coroutines)."""
+import os
+
 from fastrapi import Depends, FastrAPI, Header, HTTPException, Query
 from pydantic import BaseModel
 
@@ -115,6 +117,19 @@ async def ws_echo_bytes(websocket):
     await websocket.accept()
     while True:
         await websocket.send_bytes(await websocket.receive_bytes())
+
+
+# --- the get-route1000 scenario: 1,000 templated routes /res{i}/{x} after the others (BENCH_ROUTES set by
+# bench/run.py for that scenario only; every other scenario runs without them) ---------------------------------
+def _res_route(i: int):
+    def res(x: str):
+        return {"i": i, "x": x}
+
+    return res
+
+
+for _i in range(int(os.environ.get("BENCH_ROUTES") or 0)):
+    app.get(f"/res{_i}/{{x}}")(_res_route(_i))
 
 
 if __name__ == "__main__":

@@ -183,5 +183,18 @@ if os.environ.get("BENCH_METRICS"):
     Instrumentator().instrument(app).expose(app, endpoint="/metrics")
 
 
+# --- the get-route1000 scenario: 1,000 templated routes /res{i}/{x} after the others (BENCH_ROUTES set by
+# bench/run.py for that scenario only; every other scenario runs without them) ---------------------------------
+def _res_route(i: int):
+    async def res(x: str):
+        return {"i": i, "x": x}
+
+    return res
+
+
+for _i in range(int(os.environ.get("BENCH_ROUTES") or 0)):
+    app.get(f"/res{_i}/{{x}}")(_res_route(_i))
+
+
 if __name__ == "__main__":
     app.serve(host="127.0.0.1", port=port_from_argv())
