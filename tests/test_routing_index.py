@@ -195,6 +195,7 @@ def _matchers_called(call) -> tuple[object, int]:
     return result, calls
 
 
+@pytest.mark.timeout(180)  # the first to run builds the 20,000 routes (about 10 s, more on a busy machine)
 @pytest.mark.parametrize("i", [0, 5_000, 9_999])
 def test_10000_routes_try_a_constant_number_of_matchers(big_router, i):
     (route, params, allowed), calls = _matchers_called(lambda: big_router.match("GET", f"/res{i}/abc"))
@@ -205,6 +206,7 @@ def test_10000_routes_try_a_constant_number_of_matchers(big_router, i):
     assert calls <= 2
 
 
+@pytest.mark.timeout(180)
 def test_10000_routes_miss_tries_no_matcher(big_router):
     found, calls = _matchers_called(lambda: big_router.match("GET", "/res10000/abc"))
     # the miss looks again with a trailing slash (redirect_slashes): still no route's regex is tried
