@@ -7,11 +7,13 @@ Each process holds two connections (opened by redis-py, then read and written by
 - the pub/sub connection: a channel is SUBSCRIBEd while this process has a local subscriber on it. Everything one
   read brings is parsed at once and handed to ``Broadcast`` as one batch, which frames each message once and
   writes each subscriber once for all of them.
-- the publishing connection: the PUBLISH commands issued during one loop iteration go out in one write, in the
-  order ``publish`` was called. ``publish`` returns once its command is queued while fewer than
-  ``publish_window`` bytes wait for Redis's acknowledgement; past that (or with ``publish_window=0``) it waits for
-  its own. A publisher thus never waits a round trip per message, and messages published together arrive
-  together at every process.
+- the publishing connection: each PUBLISH is written at once, in the order ``publish`` is called, so a
+  process's messages keep their order. ``publish`` returns once its command is written, while fewer than
+  ``publish_window`` bytes (1 MiB) wait for Redis's acknowledgement; past that it waits for its own. A publisher
+  thus never waits a round trip per message, and what it publishes in a row reaches every process together.
+  With ``publish_window=0`` (or ``?publish_window=0`` in the URL) every publish waits for the acknowledgement:
+  a message published after another one's ``publish`` returned, in any process, then comes after it
+  everywhere. Without it, messages of different processes are in the order Redis received them.
 
 When the pub/sub connection is lost (Redis restarted, network down) the backend reconnects with backoff and
 re-SUBSCRIBEs every channel that still has subscribers; until then ``publish`` raises ``BroadcastError``. A
@@ -24,6 +26,7 @@ import asyncio
 import logging
 from collections import deque
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 try:
     from redis.asyncio import ConnectionPool
@@ -47,6 +50,9 @@ logger = logging.getLogger("fastrapi.broadcast")
 #: errors that mean "the Redis connection does not work" (redis-py wraps most socket errors in RedisError)
 _CONNECTION_ERRORS = (RedisError, OSError, asyncio.TimeoutError, EOFError)
 _MESSAGE, _SUBSCRIBE = b"message", b"subscribe"
+#: RedisBackend's own settings, also accepted in the URL's query string (the rest of it goes to redis-py)
+_SETTINGS = {"publish_window": int, "publish_timeout": float, "connect_timeout": float, "reconnect_delay": float,
+             "max_reconnect_delay": float, "health_check_interval": float, "subscribe_timeout": float}
 
 
 class RedisBackend:
@@ -60,6 +66,15 @@ class RedisBackend:
                  health_check_interval: float = 15.0, subscribe_timeout: float = 10.0,
                  publish_window: int = 1 << 20, **redis_options: Any) -> None:
         self.url = url
+        url, settings = _split_settings(url)
+        self._redis_url = url
+        reconnect_delay = settings.get("reconnect_delay", reconnect_delay)
+        max_reconnect_delay = settings.get("max_reconnect_delay", max_reconnect_delay)
+        connect_timeout = settings.get("connect_timeout", connect_timeout)
+        publish_timeout = settings.get("publish_timeout", publish_timeout)
+        health_check_interval = settings.get("health_check_interval", health_check_interval)
+        subscribe_timeout = settings.get("subscribe_timeout", subscribe_timeout)
+        publish_window = settings.get("publish_window", publish_window)
         #: first wait after a failed reconnect attempt, doubled after each failure up to ``max_reconnect_delay``
         self.reconnect_delay = reconnect_delay
         self.max_reconnect_delay = max_reconnect_delay
@@ -101,6 +116,9 @@ class RedisBackend:
         #: futures of ``subscribe`` calls waiting for their confirmation, per channel, in order sent
         self._acks: dict[str, deque[asyncio.Future[None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        #: between connect() and disconnect(): the reconnect loop and the publisher opener stop when it is unset
+        #: (a cancellation may be lost: on Python 3.11 wait_for swallows one that comes as its operation ends)
+        self._active = False
         #: why this backend is not connected (the cause given with BroadcastError)
         self._error: BaseException | None = None
         #: loop time the connection was lost (None while connected): one warning per outage
@@ -127,7 +145,7 @@ class RedisBackend:
                     deliver(channel, payload)
         self._deliver_many = many
         self._up = asyncio.Event()  # bound to this loop (a backend may be connected again in another one)
-        pool = ConnectionPool.from_url(self.url, **self._options)  # parses the URL; never connects
+        pool = ConnectionPool.from_url(self._redis_url, **self._options)  # parses the URL; never connects
         self._connection_class = pool.connection_class
         kwargs = dict(pool.connection_kwargs)
         # our own parser reads RESP2 (pub/sub messages as plain arrays), whatever the URL asks of redis-py
@@ -135,10 +153,12 @@ class RedisBackend:
         kwargs.setdefault("socket_timeout", self.connect_timeout)  # bounds the handshake (AUTH, SELECT...)
         self._kwargs = kwargs
         self.where = _describe(kwargs, self.url)
+        self._active = True
         try:
             conn = await self._open()
             await self._publisher()
         except (BroadcastError, *_CONNECTION_ERRORS) as exc:
+            self._active = False
             self._close_connections()
             cause = exc.__cause__ if isinstance(exc, BroadcastError) and exc.__cause__ is not None else exc
             raise BroadcastError(f"cannot connect to Redis at {self.where}: {cause}") from cause
@@ -153,6 +173,7 @@ class RedisBackend:
 
     async def disconnect(self) -> None:
         """Stop the reader and close both connections (PUBLISHes already queued are still sent)."""
+        self._active = False
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
@@ -248,6 +269,9 @@ class RedisBackend:
 
     async def _open_publisher(self) -> RespConnection:
         pub = await open_connection(self._connection_class, self._kwargs, self.connect_timeout, self._on_acks)
+        if not self._active:
+            pub.abort()
+            raise BroadcastError("the broadcast is disconnected")
         self._pub = pub
         pub.lost.add_done_callback(lambda lost: self._publisher_lost(pub, lost.result()))
         return pub
@@ -317,6 +341,9 @@ class RedisBackend:
     async def _open(self) -> RespConnection:
         """Connect the pub/sub connection and SUBSCRIBE every wanted channel in one command."""
         conn = await open_connection(self._connection_class, self._kwargs, self.connect_timeout, self._on_replies)
+        if not self._active:
+            conn.abort()
+            raise BroadcastError("the broadcast is disconnected")
         self._last_seen = asyncio.get_running_loop().time()
         # no await from here to the send below: a concurrent subscribe() must send after this batch
         channels = list(self._channels)
@@ -349,6 +376,8 @@ class RedisBackend:
                 if delay:
                     await asyncio.sleep(delay)
                 delay = min(max(delay * 2, self.reconnect_delay), self.max_reconnect_delay)
+                if not self._active:
+                    return
                 try:
                     conn = await self._open()
                     break
@@ -441,6 +470,27 @@ class RedisBackend:
 def _encode(channel: str) -> bytes:
     """A channel name as sent to Redis (read back with the same error handler)."""
     return channel.encode("utf-8", "surrogateescape")
+
+
+def _split_settings(url: str) -> tuple[str, dict[str, Any]]:
+    """Take RedisBackend's own settings (``?publish_window=0``...) out of a URL's query string."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, {}
+    settings: dict[str, Any] = {}
+    rest = []
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        kind = _SETTINGS.get(name)
+        if kind is None:
+            rest.append((name, value))
+            continue
+        try:
+            settings[name] = number = kind(value)
+        except ValueError:
+            raise ValueError(f"invalid {name}={value!r} in the broadcast URL: a number is expected") from None
+        if number < 0:
+            raise ValueError(f"invalid {name}={value!r} in the broadcast URL: it cannot be negative")
+    return urlunsplit(parts._replace(query=urlencode(rest))), settings
 
 
 def _describe(kwargs: dict[str, Any], url: str) -> str:

@@ -2,7 +2,8 @@
 
 redis-py opens the connection (so every URL option works: TLS, AUTH, ACL user, SELECT, client name, keepalive),
 then its transport is taken over by ``RespConnection``: each read is fed to hiredis's reader and every reply it
-completes is handed over in one list, and the commands sent during one loop iteration go out in one write.
+completes is handed over in one list. Commands are written at once (never held for later: a command sent
+before something else this process does is in Redis's hands first).
 """
 from __future__ import annotations
 
@@ -45,7 +46,6 @@ class RespConnection(asyncio.Protocol):
         self.writer: Any = None
         self.loop = asyncio.get_running_loop()
         self.lost: asyncio.Future[BaseException] = self.loop.create_future()
-        self._out: list[bytes] | None = None
         self._closing = False
         self._aborted = False
 
@@ -70,7 +70,6 @@ class RespConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self._closing = True
-        self._out = None
         if not self.lost.done():
             self.lost.set_result(exc or ConnectionError("connection closed by the server"))
 
@@ -80,29 +79,13 @@ class RespConnection(asyncio.Protocol):
         return not self._closing
 
     def send(self, *pieces: bytes) -> None:
-        """Queue bytes to write; everything queued during this loop iteration goes out in one write."""
-        if self._closing:
-            return
-        out = self._out
-        if out is None:
-            self._out = list(pieces)
-            self.loop.call_soon(self._flush)
-        else:
-            out += pieces
-
-    def _flush(self) -> None:
-        out, self._out = self._out, None
-        if out and not self._closing:
-            self.transport.write(b"".join(out))
-
-    def buffered(self) -> int:
-        """Bytes written but not yet taken by the kernel."""
-        return self.transport.get_write_buffer_size() if not self._closing else 0
+        """Write the pieces of a command (one system call; what the kernel does not take yet is buffered)."""
+        if not self._closing:
+            self.transport.writelines(pieces)
 
     def close(self) -> None:
-        """Send what is queued, then close (Redis runs the commands it got before it sees the end)."""
+        """Close after what is buffered is sent (Redis runs the commands it got before it sees the end)."""
         if not self._closing:
-            self._flush()
             self._closing = True
             self.transport.close()
 
@@ -111,7 +94,6 @@ class RespConnection(asyncio.Protocol):
         ``lost`` reports, unless the connection was already lost."""
         if error is not None and not self.lost.done():
             self.lost.set_result(error)
-        self._out = None
         if not self._aborted and self.transport is not None:
             self._closing = self._aborted = True
             self.transport.abort()
@@ -119,10 +101,11 @@ class RespConnection(asyncio.Protocol):
 
 async def open_connection(connection_class: Any, kwargs: dict[str, Any], timeout: float,
                           on_replies: Callable[[list[Any]], None]) -> RespConnection:
-    """Connect and authenticate with redis-py, then take its transport over (see the module docstring)."""
+    """Connect and authenticate with redis-py, check that Redis answers (a PING: a hung server is not taken for
+    a working one), then take the transport over (see the module docstring)."""
     conn = connection_class(**kwargs)
     try:
-        await asyncio.wait_for(conn.connect(), timeout)
+        await asyncio.wait_for(_connect_and_ping(conn), timeout)
     except BaseException:
         try:
             await conn.disconnect(nowait=True)
@@ -148,3 +131,11 @@ async def open_connection(connection_class: Any, kwargs: dict[str, Any], timeout
     if leftover:
         proto.data_received(leftover)
     return proto
+
+
+async def _connect_and_ping(conn: Any) -> None:
+    await conn.connect()
+    await conn.send_command("PING", check_health=False)
+    reply = await conn.read_response()
+    if reply not in (b"PONG", "PONG"):
+        raise ConnectionError(f"unexpected answer to PING: {reply!r}")
