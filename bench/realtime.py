@@ -162,6 +162,8 @@ def measure(server: Server, sc: Scenario, args, tag: str) -> dict:
             env["BENCH_BROADCAST_URL"] = f"redis://127.0.0.1:{rport}" + (
                 f"?{args.redis_options}" if args.redis_options else "")
             redis_pid = redis.pid
+        if server.venv == "ours" and os.environ.get("BENCH_OURS_PYTHONPATH"):
+            env["PYTHONPATH"] = os.environ["BENCH_OURS_PYTHONPATH"]  # e.g. a worktree instead of the install
         port = bench.free_port()
         logpath = LOGS / f"rt-{server.name}-{sc.name}{tag}.log"
         proc = Proc([str(server.python), str(APPS / server.script), str(port)], logpath, args.server_cpu, env)

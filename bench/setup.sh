@@ -7,7 +7,7 @@
 #   fastapi    BENCH_PYTHON: fastapi + uvicorn[standard]
 #   fastrapi   python3.11 (BENCH_PY311 to override): published fastrapi==0.2.11 (cp311-only wheel)
 #   load       BENCH_PYTHON: picows + uvloop (the WebSocket load client)
-#   bench/realtime.py also needs broadcaster + redis in fastapi and redis in ours: added to
+#   bench/realtime.py also needs broadcaster + redis in fastapi and redis + hiredis in ours: added to
 #   reused venvs that predate them (ensure_pkgs)
 #
 # A venv is reused when its ".ok" stamp exists; a failed step leaves no stamp, so the next
@@ -97,7 +97,7 @@ if sel ours; then
             status=1
         fi
     fi
-    ensure_pkgs ours "redis" "redis" || status=1
+    ensure_pkgs ours "redis, hiredis" "redis hiredis" || status=1  # the redis extra
 fi
 if sel fastapi; then
     make_venv fastapi "$PY" "fastapi uvicorn[standard]" || status=1

@@ -3,15 +3,19 @@
 A message published in either process reaches the WebSocket and SSE clients of both; ``exclude=`` works across
 processes; Redis killed: publishing answers an error (503 / an error frame), nothing is dropped silently; Redis
 back: the subscriptions resume without the clients reconnecting; a slow consumer is dropped (1013) while the
-other clients receive every message.
+other clients receive every message. Bursts: messages published back to back reach every subscriber in order,
+in a few writes (TCP segments counted on a raw client), per channel in order, past a subscriber that never
+reads; publishing is pipelined, and what Redis never acknowledged is reported.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -28,7 +32,7 @@ from websockets.sync.client import connect
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from redis_server import RedisServer, free_port  # noqa: E402
-from wsraw import OP_CLOSE, OP_TEXT, RawWS  # noqa: E402
+from wsraw import OP_CLOSE, OP_TEXT, RawWS, build_frame  # noqa: E402
 
 from fastrapi.broadcast import Broadcast, BroadcastError  # noqa: E402
 from fastrapi.broadcast.backends import backend_from_url  # noqa: E402
@@ -63,10 +67,23 @@ async def publish(room: str, request: Request):
     return {"published": True}
 
 
+@app.post("/burst")
+async def burst(request: Request):
+    # messages published one after another, each awaited, as a handler relaying a stream would
+    spec = await request.json()
+    filler = "." * spec.get("size", 0)
+    for i in range(spec["n"]):
+        room = spec["rooms"][i % len(spec["rooms"])]
+        await app.broadcast.publish(room, f"{room}:{i:05d}:{filler}")
+    return {"published": spec["n"]}
+
+
 @app.websocket("/ws/{room}")
 async def chat(websocket: WebSocket, room: str):
     await websocket.accept()
     await websocket.join(room)
+    for other in filter(None, websocket.query_params.get("also", "").split(",")):
+        await websocket.join(other)
     await websocket.send_text("joined")
     try:
         while True:
@@ -302,9 +319,11 @@ class Cluster:
         self.servers: list[AppServer] = []
         self.clients: list[Collector] = []
 
-    def start(self) -> tuple[AppServer, AppServer]:
+    def start(self, query: str = "") -> tuple[AppServer, AppServer]:
+        """Start Redis and both servers; ``query``: backend settings for the broadcast URL."""
         self.redis.start()
-        self.servers = [AppServer(self.root, self.redis.url, "A"), AppServer(self.root, self.redis.url, "B")]
+        url = self.redis.url + (f"?{query}" if query else "")
+        self.servers = [AppServer(self.root, url, "A"), AppServer(self.root, url, "B")]
         for server in self.servers:
             server.wait_ready()
         return self.servers[0], self.servers[1]
@@ -351,7 +370,9 @@ def texts(messages: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- tests
 def test_published_message_reaches_clients_of_both_processes(cluster):
-    a, b = cluster.start()
+    # publish_window=0: a publish returns once Redis has it, so a message published in B after A's publish
+    # returned comes after A's everywhere (the assertions on order below rely on it)
+    a, b = cluster.start("publish_window=0")
     a1, a2 = cluster.client(a, "lobby", "a1"), cluster.client(a, "lobby", "a2")
     b1, b2 = cluster.client(b, "lobby", "b1"), cluster.client(b, "lobby", "b2")
     other = cluster.client(a, "other", "other")
@@ -428,6 +449,8 @@ def test_redis_restart_errors_then_resumes_without_reconnecting(cluster):
     assert time.monotonic() - started < 20
 
     assert a.publish("news", "after-a").status_code == 200
+    # publish returns before Redis acknowledges: B publishes once A's message went through, to know the order
+    a1.wait_message("after-a")
     assert b.publish("news", "after-b").status_code == 200
     b1.send("ws-after")
     expected = ["before", "after-a", "after-b", "ws-after"]
@@ -486,7 +509,9 @@ def test_slow_consumer_dropped_while_others_keep_receiving(cluster):
     finally:
         slow.close()
 
-    # the others received every message, in order, and keep receiving
+    # the others received every message, in order, and keep receiving (from A, once B's are through)
+    for c in (fast_a, fast_b):
+        c.wait_for(lambda ms: len(ms) >= len(published), f"{len(published)} messages")
     for i in range(len(published), len(published) + 5):
         message = f"{i:05d}:{filler}"
         assert a.publish("feed", message).status_code == 200
@@ -497,6 +522,166 @@ def test_slow_consumer_dropped_while_others_keep_receiving(cluster):
         assert c.messages == published
     assert a.stderr.count("WebSocket subscriber dropped") == 1, a.stderr
     assert "WebSocket subscriber dropped" not in b.stderr
+
+
+def test_strict_publishing_keeps_the_order_across_processes(cluster):
+    """With publish_window=0 each publish returns once Redis has the message: publishing in A, then (once A
+    answered) in B, again and again, gives every subscriber of both processes exactly that order."""
+    a, b = cluster.start("publish_window=0")
+    clients = [cluster.client(a, "turns", "a1"), cluster.client(b, "turns", "b1")]
+    expected = []
+    for i in range(150):
+        for server in (a, b):
+            text = f"{server.name}{i}"
+            assert server.publish("turns", text).status_code == 200
+            expected.append(text)
+    for c in clients:
+        c.wait_for(lambda ms: len(ms) >= len(expected), f"{len(expected)} messages")
+        assert c.messages == expected, c
+
+
+# ---------------------------------------------------------------------------------------------- bursts
+def segments_received(sock: socket.socket) -> int:
+    """TCP segments this socket has received so far (Linux ``tcp_info.tcpi_segs_in``): each write of a server
+    with TCP_NODELAY leaves as one segment or more, so it bounds how many writes it took from below."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    if len(info) < 144:
+        pytest.skip("tcp_info has no tcpi_segs_in on this kernel")
+    return struct.unpack_from("I", info, 140)[0]
+
+
+def burst(server: AppServer, rooms: list[str], n: int, size: int = 0) -> None:
+    r = server.http.post("/burst", json={"rooms": rooms, "n": n, "size": size})
+    assert r.status_code == 200, r.text
+
+
+def burst_messages(rooms: list[str], n: int, size: int = 0) -> list[str]:
+    return [f"{rooms[i % len(rooms)]}:{i:05d}:{'.' * size}" for i in range(n)]
+
+
+def test_burst_reaches_every_subscriber_in_order_in_few_writes(cluster):
+    """A handler publishing 100 messages one after another (each awaited): every subscriber of both processes
+    gets all of them in order, and they arrive together: a subscriber gets them in a few writes, not 100."""
+    a, b = cluster.start()
+    clients = [cluster.client(a, "burst", "a1"), cluster.client(a, "burst", "a2"), cluster.client(b, "burst", "b1")]
+    raw = RawWS(a.port, timeout=WAIT)
+    try:
+        raw.handshake("/ws/burst")
+        assert raw.read_frame().payload == b"joined"
+        segments = segments_received(raw.sock)
+        n = 100
+        burst(b, ["burst"], n)  # published in B, delivered in A through Redis
+        expected = burst_messages(["burst"], n)
+        got = [raw.read_frame(timeout=WAIT).payload.decode() for _ in range(n)]
+        assert got == expected
+        # one write per message would be ~100 segments (70 or more even when the kernel merges some)
+        assert segments_received(raw.sock) - segments <= n // 10, segments_received(raw.sock) - segments
+    finally:
+        raw.close()
+    for c in clients:
+        c.wait_for(lambda ms: len(ms) >= n, f"{n} messages")
+        assert c.messages == expected, c
+    logs = cluster.logs()
+    assert "Traceback" not in logs and "WARNING" not in logs, logs
+
+
+def test_interleaved_channels_keep_their_order(cluster):
+    """A burst alternating between two channels, from a foreign connection (a redis-py pipeline: all the
+    PUBLISH commands in one write): each channel's subscribers get its messages in order; a socket in both
+    channels gets every message of each, in each channel's order."""
+    import redis as redis_py
+
+    a, b = cluster.start()
+    x, y = cluster.client(a, "x", "x"), cluster.client(b, "y", "y")
+    both_a, both_b = cluster.client(a, "x?also=y", "both-a"), cluster.client(b, "y?also=x", "both-b")
+    n = 300
+    messages = burst_messages(["x", "y"], n)
+    client = redis_py.Redis.from_url(cluster.redis.url)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for i, text in enumerate(messages):
+            # the payload as Broadcast.publish encodes it: kind, publishing node, excluded socket (none), text
+            pipe.publish("x" if i % 2 == 0 else "y", b"t" + os.urandom(8) + bytes(8) + text.encode())
+        assert pipe.execute() == [2] * n  # both processes subscribed to both channels
+    finally:
+        client.close()
+    in_x, in_y = messages[0::2], messages[1::2]
+    x.wait_for(lambda ms: len(ms) >= len(in_x), "channel x")
+    y.wait_for(lambda ms: len(ms) >= len(in_y), "channel y")
+    assert x.messages == in_x and y.messages == in_y
+    for c in (both_a, both_b):
+        c.wait_for(lambda ms: len(ms) >= n, f"{n} messages")
+        assert len(c.messages) == n, c
+        assert [m for m in c.messages if m.startswith("x:")] == in_x, c
+        assert [m for m in c.messages if m.startswith("y:")] == in_y, c
+
+
+def test_burst_with_exclude_skips_only_the_sender(cluster):
+    """A client sends 50 messages in one write; its handler publishes each with exclude=sender, back to back,
+    so they travel as one batch: the sender gets none of them, everyone else gets all, in order."""
+    a, b = cluster.start()
+    others = [cluster.client(a, "ex", "a1"), cluster.client(b, "ex", "b1")]
+    sender = RawWS(a.port, timeout=WAIT)
+    try:
+        sender.handshake("/ws/ex")
+        assert sender.read_frame().payload == b"joined"
+        texts_sent = [f"said-{i:03d}" for i in range(50)]
+        sender.send_raw(b"".join(build_frame(OP_TEXT, t.encode()) for t in texts_sent))
+        for c in others:
+            c.wait_for(lambda ms: len(ms) >= len(texts_sent), "the sender's messages")
+            assert c.messages == texts_sent, c
+        assert a.publish("ex", "marker").status_code == 200
+        frame = sender.read_frame(timeout=WAIT)
+        assert frame.payload == b"marker", frame  # nothing of its own came before it
+    finally:
+        sender.close()
+    for c in others:
+        c.wait_message("marker")
+        assert c.messages == texts_sent + ["marker"], c  # each exactly once
+
+
+def test_subscriber_that_never_reads_does_not_hold_up_bursts(cluster):
+    """Bursts of 32 KiB messages to a channel with a subscriber that never reads: it is dropped (1013) once it
+    has more than max_outgoing unsent (256 KiB in this app) plus what one batch brought, and the others get
+    every message of every burst, in order."""
+    a, b = cluster.start()
+    fast = [cluster.client(a, "feed", "fast-a"), cluster.client(b, "feed", "fast-b")]
+    slow = RawWS(a.port, rcvbuf=4096, timeout=WAIT)
+    expected: list[str] = []
+    try:
+        slow.handshake("/ws/feed")
+        assert slow.read_frame().payload == b"joined"
+        size = 32 * 1024
+        for round_ in range(48):  # the kernel's socket buffers may take several MiB first
+            n = 16  # 512 KiB per burst
+            burst(b, ["feed"], n, size)
+            expected += [f"feed:{i:05d}:{'.' * size}" for i in range(n)]
+            for c in fast:
+                c.wait_for(lambda ms: len(ms) >= len(expected), f"burst {round_}")
+            if "WebSocket subscriber dropped" in a.stderr:
+                break
+        else:
+            raise AssertionError(f"the subscriber that does not read was never dropped:\n{cluster.logs()}")
+        dropped = re.search(r"dropped: (\d+) bytes unsent \(limit (\d+)\)", a.stderr)
+        assert dropped, a.stderr
+        unsent, limit = int(dropped.group(1)), int(dropped.group(2))
+        assert limit == 256 * 1024 and limit < unsent <= limit + n * (size + 64), (unsent, limit)
+        frames = []
+        while True:
+            frame = slow.read_frame(timeout=WAIT)
+            if frame.opcode == OP_CLOSE:
+                break
+            frames.append(frame.payload[:11].decode())
+        assert frame.close_code() == 1013, frame
+        assert frames == [m[:11] for m in expected[:len(frames)]], "what it got is in order"
+    finally:
+        slow.close()
+    burst(b, ["feed"], 3)
+    expected += burst_messages(["feed"], 3)
+    for c in fast:
+        c.wait_for(lambda ms: len(ms) >= len(expected), "the burst after the drop")
+        assert c.messages == expected, c
+    assert a.stderr.count("WebSocket subscriber dropped") == 1, a.stderr
 
 
 # ---------------------------------------------------------------------------------------------- in process
@@ -586,6 +771,70 @@ async def _silent(redis: RedisServer) -> None:
             assert not sub.queue
 
 
+def test_publishing_pipelined_acknowledged_and_losses_reported(tmp_path, caplog):
+    """Publishes are pipelined in call order; ``publish_window=0`` waits for each acknowledgement; a publishing
+    connection that stops acknowledging is dropped after ``publish_timeout`` and the messages it held are
+    reported (a warning with their number), as they are when Redis dies with messages unacknowledged."""
+    redis = RedisServer(tmp_path).start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="fastrapi.broadcast"):
+            asyncio.run(_publishing(redis, caplog))
+    finally:
+        redis.stop()
+
+
+async def _publishing(redis: RedisServer, caplog) -> None:
+    from fastrapi.broadcast.redis import RedisBackend
+
+    def backend(**options) -> RedisBackend:
+        return RedisBackend(redis.url, health_check_interval=60, connect_timeout=1.0, publish_timeout=1.0,
+                            **options)
+
+    async with Broadcast(backend=backend()) as one, Broadcast(backend=backend(publish_window=0)) as strict:
+        async with one.subscribe("order") as sub:
+            # concurrent publishers, pipelined: each one's messages arrive in the order it published them
+            async def sequence(bc: Broadcast, tag: str, n: int) -> None:
+                for i in range(n):
+                    await bc.publish("order", f"{tag}{i}")
+
+            await asyncio.gather(sequence(one, "a", 300), sequence(one, "b", 300), sequence(strict, "c", 30))
+            got = [(await asyncio.wait_for(sub.get(), WAIT)).message for _ in range(630)]
+            for tag, n in (("a", 300), ("b", 300), ("c", 30)):
+                assert [m for m in got if m[0] == tag] == [f"{tag}{i}" for i in range(n)]
+
+            redis.freeze()
+            try:
+                # Redis is silent: a publish returns without its acknowledgement...
+                started = time.monotonic()
+                for i in range(3):
+                    await one.publish("order", f"unacknowledged-{i}")
+                assert time.monotonic() - started < 0.5
+                # ... unless it asked for it (publish_window=0): then it fails after publish_timeout
+                started = time.monotonic()
+                with pytest.raises(BroadcastError, match="did not acknowledge"):
+                    await strict.publish("order", "strict")
+                assert 0.9 < time.monotonic() - started < WAIT
+                # without acknowledgements for publish_timeout, the connection is dropped and its messages
+                # reported; the next publish tries a new connection, which fails within connect_timeout
+                await _until(lambda: "3 message(s) published" in caplog.text, "the unacknowledged messages")
+                with pytest.raises(BroadcastError, match="could not publish"):
+                    await one.publish("order", "no connection")
+            finally:
+                redis.thaw()
+            await one.publish("order", "back")
+            while (await asyncio.wait_for(sub.get(), WAIT)).message != "back":
+                pass  # the messages Redis read before the reset may or may not have been delivered
+
+            # Redis dies with messages unacknowledged: they are reported too
+            redis.freeze()
+            await one.publish("order", "lost-1")
+            await one.publish("order", "lost-2")
+            await asyncio.sleep(0.1)  # written
+            await asyncio.to_thread(redis.kill)
+            await _until(lambda: "2 message(s) published" in caplog.text, "the messages lost with Redis")
+            assert "were not acknowledged before the connection was lost" in caplog.text
+
+
 async def _until(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + WAIT
     while not condition():
@@ -610,11 +859,26 @@ async def _numsub(server: RedisServer, channel: str) -> int:
         await client.aclose()
 
 
-def test_missing_redis_package_has_a_clear_message():
-    code = ("import sys; sys.modules['redis'] = None\n"
+def test_backend_settings_in_the_url():
+    from fastrapi.broadcast.redis import RedisBackend
+
+    backend = backend_from_url("redis://user:secret@localhost:6390/2?publish_window=0&publish_timeout=2.5"
+                               "&socket_keepalive=true")
+    assert isinstance(backend, RedisBackend)
+    assert (backend.publish_window, backend.publish_timeout) == (0, 2.5)
+    assert RedisBackend("redis://localhost").publish_window == 1 << 20
+    assert "secret" not in backend.where
+    for bad in ("publish_window=lots", "publish_timeout=-1"):
+        with pytest.raises(ValueError, match=bad.split("=")[0]):
+            backend_from_url(f"redis://localhost?{bad}")
+
+
+@pytest.mark.parametrize("package", ["redis", "hiredis"])
+def test_missing_redis_package_has_a_clear_message(package):
+    code = (f"import sys; sys.modules[{package!r}] = None\n"
             "try:\n"
             "    import fastrapi.broadcast.redis\n"
             "except ImportError as exc:\n"
             "    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT)
-    assert "pip install 'fastrapi[redis]'" in out.stdout, out
+    assert "pip install 'fastrapi[redis]'" in out.stdout and package in out.stdout, out

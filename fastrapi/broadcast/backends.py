@@ -2,13 +2,29 @@
 
 A backend moves opaque payloads between processes; framing and fan-out stay in ``Broadcast``. It calls
 ``deliver(channel, payload)`` for every message published on a channel this process subscribed to,
-including the ones this process published itself.
+including the ones this process published itself, or ``deliver.many([(channel, payload), ...])`` for messages
+that arrived together (each subscriber then gets them in one write).
 """
 from __future__ import annotations
 
 from typing import Callable, Protocol
 
-Deliver = Callable[[str, bytes], None]
+DeliverOne = Callable[[str, bytes], None]
+DeliverMany = Callable[[list[tuple[str, bytes]]], None]
+
+
+class Deliver:
+    """What a backend calls with the messages it receives: ``deliver(channel, payload)`` for one,
+    ``deliver.many(messages)`` for a batch (in arrival order; order is kept per channel)."""
+
+    __slots__ = ("one", "many")
+
+    def __init__(self, one: DeliverOne, many: DeliverMany) -> None:
+        self.one = one
+        self.many = many
+
+    def __call__(self, channel: str, payload: bytes) -> None:
+        self.one(channel, payload)
 
 
 class BroadcastError(Exception):
@@ -39,10 +55,10 @@ class MemoryBackend:
     in_memory = True
 
     def __init__(self) -> None:
-        self._deliver: Deliver | None = None
+        self._deliver: DeliverOne | None = None
 
     async def connect(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+        self._deliver = getattr(deliver, "one", deliver)  # the plain function: one call less per publish
 
     async def disconnect(self) -> None:
         self._deliver = None

@@ -2,7 +2,9 @@
 
 A message is encoded and framed once per publish (compressed once per deflate window size) and written to
 every subscribed connection's transport in one synchronous loop: no await, no task, no queue per subscriber.
-A subscriber whose unsent bytes pass ``max_outgoing`` is dropped (close 1013) rather than let memory grow.
+Messages a backend received together are framed once each and joined per channel, so that each subscriber
+gets them in one write. A subscriber whose unsent bytes pass ``max_outgoing`` is dropped (close 1013) rather
+than let memory grow.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import orjson
 from ..jsoncodec import ensure_finite
 from ..ws.deflate import MIN_COMPRESS_SIZE, compress_standalone
 from ..ws.frames import FIN, OP_BINARY, OP_TEXT, RSV1, encode_frame
-from .backends import BroadcastBackend, BroadcastError, MemoryBackend, backend_from_url
+from .backends import BroadcastBackend, BroadcastError, Deliver, MemoryBackend, backend_from_url
 
 logger = logging.getLogger("fastrapi.broadcast")
 
@@ -155,7 +157,7 @@ class Broadcast:
     async def connect(self) -> None:
         """Connect the backend (done by the app's lifespan for ``app.broadcast``)."""
         if not self._connected:
-            await self.backend.connect(self._deliver)
+            await self.backend.connect(Deliver(self._deliver, self._deliver_many))
             self._connected = True
 
     async def disconnect(self) -> None:
@@ -308,16 +310,57 @@ class Broadcast:
         ch = self._channels.get(channel)
         if ch is None:
             return
+        message = self._unpack(channel, payload)
+        if message is None:
+            return
+        first, data, skip = message
+        if ch.sockets:
+            fan_out(ch.sockets, first, data, skip, self.max_outgoing)
+        if ch.listeners:
+            self._notify(ch, [message])
+
+    def _deliver_many(self, messages: list[tuple[str, bytes]]) -> None:
+        """Messages that arrived together (from the backend, in order): grouped per channel, each framed once,
+        and every subscriber of a channel gets that channel's messages in one write, in their order."""
+        if len(messages) == 1:
+            return self._deliver(*messages[0])
+        groups: dict[str, list[bytes]] = {}
+        for channel, payload in messages:
+            group = groups.get(channel)
+            if group is None:
+                groups[channel] = [payload]
+            else:
+                group.append(payload)
+        for channel, payloads in groups.items():
+            ch = self._channels.get(channel)
+            if ch is None:
+                continue
+            batch = [m for m in (self._unpack(channel, p) for p in payloads) if m is not None]
+            if not batch:
+                continue
+            if ch.sockets:
+                if len(batch) == 1:
+                    fan_out(ch.sockets, *batch[0], self.max_outgoing)
+                else:
+                    fan_out_many(ch.sockets, batch, self.max_outgoing)
+            if ch.listeners:
+                self._notify(ch, batch)
+
+    def _unpack(self, channel: str, payload: bytes) -> tuple[int, bytes, int] | None:
+        """A payload from the backend as (first frame byte, data, membership id to skip); None if it was not
+        published through ``Broadcast.publish``."""
         kind = payload[:1]
         if len(payload) < 17 or kind not in (_TEXT, _BINARY):
             logger.warning("ignored a message on %r that was not published through fastrapi.broadcast", channel)
-            return
+            return None
         skip = int.from_bytes(payload[9:17], "big") if payload[1:9] == self.node else 0
-        data = payload[17:]
-        if ch.sockets:
-            fan_out(ch.sockets, FIN | (OP_TEXT if kind == _TEXT else OP_BINARY), data, skip, self.max_outgoing)
-        if ch.listeners:
-            event = Event(channel, data.decode("utf-8") if kind == _TEXT else data)
+        return FIN | (OP_TEXT if kind == _TEXT else OP_BINARY), payload[17:], skip
+
+    @staticmethod
+    def _notify(ch: _Channel, batch: list[tuple[int, bytes, int]]) -> None:
+        """Hand messages to the channel's ``subscribe`` iterators as Events."""
+        for first, data, _skip in batch:
+            event = Event(ch.name, data.decode("utf-8") if first & 0x0F == OP_TEXT else data)
             for sub in list(ch.listeners):
                 sub.put(event)
 
@@ -371,6 +414,39 @@ def fan_out(sockets: dict[Any, Membership], first: int, data: bytes, skip: int, 
             if frame is None:
                 frame = deflated[bits] = _deflate_frame(first, data, bits)
         if conn.write_shared(frame, max_outgoing):
+            sent += 1
+            if deflate is not None and not deflate.server_no_context_takeover:
+                deflate.reset_compressor()
+    return sent
+
+
+def fan_out_many(sockets: dict[Any, Membership], batch: list[tuple[int, bytes, int]], max_outgoing: int) -> int:
+    """Write several messages of one channel (``(first, data, skip)`` each, in order) to every connection in
+    ``sockets``: each is framed once (compressed once per window size, like ``fan_out``) and the frames are
+    joined once, so a connection gets them all in one write. A connection excluded from some of them (``skip``)
+    gets the others. Returns the number of connections written to."""
+    plain = [encode_frame(first, data) for first, data, _ in batch]
+    joined = b"".join(plain)
+    skips = {skip for _, _, skip in batch if skip}
+    compressible = any(len(data) >= MIN_COMPRESS_SIZE for _, data, _ in batch)
+    deflated: dict[int, tuple[list[bytes], bytes]] = {}
+    sent = 0
+    for conn, membership in list(sockets.items()):
+        frames, out = plain, joined
+        deflate = conn.deflate_state if compressible else None
+        if deflate is not None:
+            bits = deflate.server_max_window_bits
+            pair = deflated.get(bits)
+            if pair is None:
+                squeezed = [_deflate_frame(first, data, bits) if len(data) >= MIN_COMPRESS_SIZE else frame
+                            for (first, data, _), frame in zip(batch, plain)]
+                pair = deflated[bits] = (squeezed, b"".join(squeezed))
+            frames, out = pair
+        if membership.id in skips:
+            out = b"".join([frame for frame, (_, _, skip) in zip(frames, batch) if skip != membership.id])
+            if not out:
+                continue
+        if conn.write_shared(out, max_outgoing):
             sent += 1
             if deflate is not None and not deflate.server_no_context_takeover:
                 deflate.reset_compressor()
