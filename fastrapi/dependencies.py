@@ -352,8 +352,8 @@ class Dependant:
         self.use_cache = use_cache
         #: the declared ``Depends(scope=...)``: "function" exits a ``yield`` dependency before the response
         self.scope = scope
-        target = call if inspect.isfunction(call) or inspect.ismethod(call) or inspect.isclass(call) else \
-            getattr(call, "__call__", call)
+        # isroutine, as FastAPI: a compiled function (Cython's, ours included) is a routine but no FunctionType
+        target = call if inspect.isroutine(call) or inspect.isclass(call) else getattr(call, "__call__", call)
         self.is_async_gen = inspect.isasyncgenfunction(target)
         self.is_gen = inspect.isgeneratorfunction(target)
         self.is_coroutine = inspect.iscoroutinefunction(target)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import warnings
 from contextlib import AsyncExitStack
 from typing import Any, Literal, Optional, Sequence, Union
@@ -63,8 +64,20 @@ def resolve_check_dir(directory: PathLike, check_dir: Union[bool, Literal["auto"
         return True
     if not os.path.isdir(directory):
         warnings.warn(f"Frontend directory '{directory}' does not exist. "
-                      f"Resolved absolute path: '{_resolved(directory)}'", stacklevel=3)
+                      f"Resolved absolute path: '{_resolved(directory)}'", stacklevel=_user_stacklevel())
     return False
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first caller outside fastrapi (the user's ``app.frontend(...)``), counted
+    rather than fixed: a compiled module (fastrapi/_extensions.py) has no frame of its own."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def is_navigation(request: Any) -> bool:
