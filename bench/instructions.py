@@ -1,9 +1,8 @@
 """Instructions the server executes per request, counted by valgrind (callgrind): a measure of the framework's
-own cost that machine noise does not move, to compare the compiled modules with the pure-Python ones.
+own cost that machine noise does not move, to compare two versions of the per-request path on a busy machine.
 
-    python3 bench/instructions.py                          # the modules as installed (compiled if built)
-    FASTRAPI_NO_EXTENSIONS=1 python3 bench/instructions.py # pure Python
-    FASTRAPI_NO_EXTENSIONS=fastrapi.routing python3 bench/instructions.py   # all compiled but routing
+    python3 bench/instructions.py                          # this checkout
+    PYTHONPATH=/path/to/other/checkout python3 bench/instructions.py   # another one (a git worktree)
     python3 bench/instructions.py -n 2000 --only json,ws16
 
 The server (bench/apps/ours_app.py) runs under callgrind with instrumentation off until it has answered a
@@ -121,7 +120,7 @@ def _total(path: str) -> int:
 def measure(names: list[str], count: int, warmup: int) -> dict[str, float]:
     port = _free_port()
     out = tempfile.mkdtemp(prefix="callgrind-")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, APPS, os.environ.get("PYTHONPATH")])))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), ROOT, APPS])))
     env.setdefault("PYTHONHASHSEED", "0")  # the same dict and set layouts on every run
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--cache-sim=no", "--dump-instr=no",
@@ -167,14 +166,13 @@ def main() -> None:
     args = parser.parse_args()
     names = [name for name in args.only.split(",") if name]
     results = measure(names, args.n, args.warmup)
-    label = os.environ.get("FASTRAPI_NO_EXTENSIONS") or "compiled as built"
-    print(f"| scenario | instructions per request ({'FASTRAPI_NO_EXTENSIONS=' + label if label != 'compiled as built' else label}) |")
+    print("| scenario | instructions per request |")
     print("|---|---|")
     for name, value in results.items():
         print(f"| {name} | {value:,.0f} |")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"no_extensions": os.environ.get("FASTRAPI_NO_EXTENSIONS", ""), "results": results}, f)
+            json.dump({"results": results}, f)
 
 
 if __name__ == "__main__":
