@@ -47,18 +47,15 @@ class BacklogDrain:
         self.ssl = ssl
         self.waiting = False  # connections were waiting at the last check
         self.handle: asyncio.TimerHandle | None = None
-        self.closed = False
 
     def poke(self) -> None:
         """From the server's once-a-second tick: if connections wait, look again every ``CHECK_EVERY`` s
         (an idle or keeping-up server has no timer of its own for this)."""
-        if self.handle is None and not self.closed and self.poller.poll(0):
+        if self.handle is None and self.poller.poll(0):
             self.waiting = True
             self.handle = self.loop.call_later(CHECK_EVERY, self._check)
 
     def _check(self) -> None:
-        if self.closed:
-            return
         ready = bool(self.poller.poll(0))
         if ready and self.waiting:
             self.drain()
@@ -97,9 +94,6 @@ class BacklogDrain:
 
     def close(self) -> None:
         """Stop (the server stops listening)."""
-        if self.closed:
-            return
-        self.closed = True
         if self.handle is not None:
             self.handle.cancel()
             self.handle = None
