@@ -4,11 +4,10 @@ connections still takes new ones.
 libuv (under uvloop) accepts one connection each time the event loop reports the listening socket readable.
 With thousands of busy keep-alive connections, one loop iteration serves a thousand other events first: new
 clients were accepted a few per second and waited in a full backlog (measured with 10,000 connections).
-``BacklogDrain`` looks at the listening socket once a second (the server's date tick: one ``poll`` syscall);
-when connections wait, it looks again every ``CHECK_EVERY`` seconds, and connections that waited at two looks
-in a row are accepted at once (up to ``BATCH``), each made the loop's own transport
-(``connect_accepted_socket``, TLS included). The loop's own accept stays the path of every connection while
-the loop keeps up, and a server that keeps up has no extra timer.
+``BacklogDrain`` looks at the listening socket every ``CHECK_EVERY`` seconds (one ``poll`` syscall); when
+connections have been waiting at two checks in a row, it accepts all of them (up to ``BATCH``) and makes
+each the loop's own transport (``connect_accepted_socket``, TLS included). The loop's own accept stays the
+path of every connection while the loop keeps up.
 """
 from __future__ import annotations
 
@@ -46,23 +45,13 @@ class BacklogDrain:
         self.factory = factory
         self.ssl = ssl
         self.waiting = False  # connections were waiting at the last check
-        self.handle: asyncio.TimerHandle | None = None
-
-    def poke(self) -> None:
-        """From the server's once-a-second tick: if connections wait, look again every ``CHECK_EVERY`` s
-        (an idle or keeping-up server has no timer of its own for this)."""
-        if self.handle is None and self.poller.poll(0):
-            self.waiting = True
-            self.handle = self.loop.call_later(CHECK_EVERY, self._check)
+        self.handle: asyncio.TimerHandle | None = loop.call_later(CHECK_EVERY, self._check)
 
     def _check(self) -> None:
         ready = bool(self.poller.poll(0))
         if ready and self.waiting:
             self.drain()
             ready = False
-        elif not ready and not self.waiting:  # two looks in a row found nothing waiting: back to the tick
-            self.handle = None
-            return
         self.waiting = ready
         self.handle = self.loop.call_later(CHECK_EVERY, self._check)
 

@@ -248,12 +248,10 @@ class Server:
         return True
 
     def _tick_date(self) -> None:
-        """Refresh the cached ``date``/``server`` header lines once a second (and look at the listen backlog)."""
+        """Refresh the cached ``date``/``server`` header lines once a second."""
         now = time.time()
         self.date_server = b"date: " + formatdate(now, usegmt=True).encode() + b"\r\nserver: fastrapi\r\n"
         self._date_handle = self.loop.call_later(1.0 - (now % 1.0) + 0.001, self._tick_date)
-        if self._drain is not None:
-            self._drain.poke()
 
     def _on_signal(self) -> None:
         if self._shutdown is not None and self._shutdown.done():
