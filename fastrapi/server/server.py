@@ -14,7 +14,6 @@ from ..logging import configure_default_logging
 from .config import ServerConfig
 from .contracts import AppContract, RouterContract
 from .http import HttpProtocol
-from .accept import BacklogDrain
 from .listen import listen, remove_uds
 from .proxy import TrustedProxies, proxied_protocol
 from .tls import create_ssl_context
@@ -61,8 +60,6 @@ class Server:
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self.date_server = b""
         self._server: asyncio.AbstractServer | None = None
-        #: accepts what waited in the backlog while the loop was too busy to (``accept.BacklogDrain``)
-        self._drain: BacklogDrain | None = None
         self._shutdown: asyncio.Future[None] | None = None
         self._started = threading.Event()
         self._startup_error: BaseException | None = None
@@ -190,7 +187,6 @@ class Server:
             raise
         sockets = self._server.sockets or ()
         if sockets:
-            self._drain = BacklogDrain(loop, sockets[0], lambda: protocol(self), self.ssl)
             name = sockets[0].getsockname()
             if isinstance(name, tuple):
                 self.port = name[1]
@@ -222,8 +218,6 @@ class Server:
                         pass
             if self._date_handle is not None:
                 self._date_handle.cancel()
-            if self._drain is not None:
-                self._drain.close()
             if self.config.uds and self.sock is None:
                 remove_uds(self.config.uds)  # (a socket the supervisor bound is its to remove)
 
@@ -270,8 +264,6 @@ class Server:
         """Stop accepting, let in-flight requests finish, close WebSockets with 1001, then drop leftovers."""
         assert self._server is not None
         self._server.close()
-        if self._drain is not None:
-            self._drain.close()
         for conn in list(self.connections):
             if isinstance(conn, WebSocketProtocol):
                 conn.server_shutdown()
