@@ -486,18 +486,7 @@ def run_ws_load(port, sc, seconds, warmup, cpu):
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu)] + cmd
     limit = seconds + warmup + 5 * (sc.conns // 16 + 1) + 30
-    try:
-        cp = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "rate": 0.0, "error": f"load client did not finish in {limit:.0f} s"}
-    for line in reversed(cp.stdout.splitlines()):
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                break
-    return {"ok": False, "rate": 0.0,
-            "error": f"load client gave no result (exit {cp.returncode}): {cp.stderr.strip()[-300:]}"}
+    return run_client(cmd, limit, "load client")
 
 
 def run_latency(port, sc, args, cpu):
@@ -514,10 +503,15 @@ def run_latency(port, sc, args, cpu):
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu)] + cmd
     limit = args.duration + args.warmup + 60
+    return run_client(cmd, limit, "latency client")
+
+
+def run_client(cmd, limit, what):
+    """Run a load client (bounded by ``limit`` seconds) and return the JSON object it printed last."""
     try:
         cp = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
-        return {"ok": False, "rate": 0.0, "error": f"latency client did not finish in {limit:.0f} s"}
+        return {"ok": False, "rate": 0.0, "error": f"{what} did not finish in {limit:.0f} s"}
     for line in reversed(cp.stdout.splitlines()):
         if line.startswith("{"):
             try:
@@ -525,7 +519,7 @@ def run_latency(port, sc, args, cpu):
             except ValueError:
                 break
     return {"ok": False, "rate": 0.0,
-            "error": f"latency client gave no result (exit {cp.returncode}): {cp.stderr.strip()[-300:]}"}
+            "error": f"{what} gave no result (exit {cp.returncode}): {cp.stderr.strip()[-300:]}"}
 
 
 def measure(server, sc, args, tag):
